@@ -1,0 +1,43 @@
+# Charter — the two set-up commands are `make run` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PYTEST_ARGS ?=
+
+.PHONY: run test lint types test-sqlite test-postgres bench clean
+
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+## run: install, migrate and serve the API and console on SQLite, seeded with the demo scenario
+run: $(BIN)/.installed
+	$(BIN)/charter serve --demo
+
+## test: lint, types, and the whole suite on SQLite and on PostgreSQL
+test: $(BIN)/.installed lint types test-sqlite test-postgres
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+types: $(BIN)/.installed
+	$(BIN)/mypy
+
+test-sqlite: $(BIN)/.installed
+	@echo "== tests on SQLite"
+	env -u CHARTER_TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: $(BIN)/.installed
+	@echo "== tests on PostgreSQL ($(PG_TEST_URL))"
+	CHARTER_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+## bench: the benchmarks under benchmarks/ (on demand, not part of `make test`)
+bench: $(BIN)/.installed
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .charter .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Users, roles, machine tokens, permissions and separation of duties."""

@@ -1,0 +1,119 @@
+"""The role matrix: the one place that says which role may do what.
+
+Permissions are also the scope vocabulary of machine tokens: a token acts with the
+permissions of its owner's role, narrowed to its scopes. docs/access.md documents this table.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+ROLES: Final = ("admin", "governance", "approver", "engineer", "auditor", "viewer")
+
+# Every permission Charter knows, with what it allows.
+PERMISSIONS: Final[dict[str, str]] = {
+    "systems:read": "read AI systems",
+    "systems:write": "register and edit AI systems",
+    "systems:transition": "move an AI system between lifecycle stages",
+    "systems:classify": "set an AI system's EU AI Act risk tier",
+    "audit:read": "read the audit ledger",
+    "audit:verify": "verify the ledger and export it",
+    "audit:checkpoint": "create a signed ledger checkpoint",
+    "users:read": "list users",
+    "users:manage": "create, change and disable users",
+    "tokens:manage": "create and revoke tokens for any user",
+    "tokens:own": "create and revoke one's own tokens",
+    "risks:read": "read the risk register",
+    "risks:write": "add, assess and treat risks",
+    "risks:accept": "accept a residual risk",
+    "risks:matrix": "install risk matrices",
+    "sops:read": "read procedure templates and runs",
+    "sops:manage": "install procedure templates",
+    "reviews:run": "start procedure runs and answer their items",
+    "reviews:signoff": "sign off (approve or reject) a procedure run",
+    "reviews:exception": "approve an exception for a failed required item",
+    "evidence:read": "read and download evidence",
+    "evidence:write": "attach evidence",
+    "releases:read": "read releases",
+    "releases:request": "submit releases and request promotion",
+    "releases:approve": "approve or reject releases",
+    "releases:deploy": "promote and roll back releases",
+    "policies:read": "read gate policies",
+    "policies:manage": "create and change gate policies",
+    "gate:check": "evaluate a deployment gate",
+    "deploy:verify": "verify a running artifact against the deployed release",
+    "metrics:read": "read metrics, alerts and drift",
+    "metrics:write": "push metrics and drift data",
+    "alerts:manage": "create and change alert rules",
+    "incidents:read": "read incidents",
+    "incidents:write": "open, update and handle incidents",
+    "incidents:manage": "change escalation policies and close incidents",
+}
+
+_READ = {p for p in PERMISSIONS if p.endswith(":read")} - {"users:read"}
+
+ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
+    "viewer": frozenset(_READ - {"audit:read"}),
+    "auditor": frozenset(_READ | {"audit:verify", "users:read"}),
+    "engineer": frozenset(
+        _READ
+        | {
+            "systems:write",
+            "systems:transition",
+            "tokens:own",
+            "risks:write",
+            "reviews:run",
+            "evidence:write",
+            "releases:request",
+            "releases:deploy",
+            "gate:check",
+            "deploy:verify",
+            "metrics:write",
+            "alerts:manage",
+            "incidents:write",
+        }
+    ),
+    "approver": frozenset(
+        _READ
+        | {
+            "tokens:own",
+            "reviews:run",
+            "reviews:signoff",
+            "evidence:write",
+            "releases:approve",
+            "gate:check",
+            "incidents:write",
+        }
+    ),
+    "governance": frozenset(
+        _READ
+        | {
+            "systems:write",
+            "systems:transition",
+            "systems:classify",
+            "tokens:own",
+            "users:read",
+            "audit:verify",
+            "audit:checkpoint",
+            "risks:write",
+            "risks:accept",
+            "risks:matrix",
+            "sops:manage",
+            "reviews:run",
+            "reviews:signoff",
+            "reviews:exception",
+            "evidence:write",
+            "releases:approve",
+            "policies:manage",
+            "gate:check",
+            "alerts:manage",
+            "incidents:write",
+            "incidents:manage",
+        }
+    ),
+    "admin": frozenset(PERMISSIONS),
+}
+
+
+def permissions_for(role: str) -> frozenset[str]:
+    return ROLE_PERMISSIONS.get(role, frozenset())

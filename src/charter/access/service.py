@@ -1,0 +1,242 @@
+"""Use cases for users and tokens, and authentication of bearer tokens and passwords."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+
+from charter.access.models import ApiToken, User
+from charter.access.principal import Principal
+from charter.access.schemas import TokenCreate, UserCreate, UserUpdate
+from charter.errors import Conflict, NotFound, PermissionDenied, StaleVersion, Unauthenticated
+from charter.ledger.service import snapshot
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from charter.clock import Clock
+    from charter.context import Ctx
+
+_hasher = PasswordHasher()
+TOKEN_PREFIX = "chr_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _password_ok(stored: str | None, password: str) -> bool:
+    if not stored:
+        return False
+    try:
+        return _hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def hash_token(token: str) -> str:
+    # Tokens carry 256 bits of randomness: a fast hash is enough (no dictionary to attack).
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# ----------------------------------------------------------------------------- users
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no user named '{username}'")
+    return user
+
+
+def create_user(ctx: Ctx, data: UserCreate) -> User:
+    ctx.require("users:manage")
+    return _create_user(ctx, data)
+
+
+def _create_user(ctx: Ctx, data: UserCreate) -> User:
+    exists = ctx.session.execute(select(User.id).where(User.username == data.username)).first()
+    if exists:
+        raise Conflict(f"a user named '{data.username}' already exists")
+    now = ctx.now()
+    user = User(
+        username=data.username,
+        display_name=data.display_name or data.username,
+        email=data.email,
+        role=data.role,
+        password_hash=hash_password(data.password),
+        disabled=False,
+        created_at=now,
+        updated_at=now,
+    )
+    ctx.session.add(user)
+    ctx.session.flush()
+    ctx.record("user.created", "user", user.username, after=snapshot(user))
+    return user
+
+
+def list_users(ctx: Ctx) -> list[User]:
+    ctx.require("users:read")
+    return list(ctx.session.execute(select(User).order_by(User.username)).scalars())
+
+
+def update_user(ctx: Ctx, username: str, data: UserUpdate) -> User:
+    ctx.require("users:manage")
+    user = get_user(ctx.session, username)
+    if data.version != user.version:
+        raise StaleVersion(f"user '{username}'", data.version, user.version)
+    before = snapshot(user)
+    changes = data.model_dump(exclude_unset=True, exclude={"version", "password"})
+    if user.id == ctx.principal.user_id and (changes.get("disabled") or changes.get("role", "admin") != "admin"):
+        raise Conflict("you cannot disable yourself or remove your own admin role; ask another admin")
+    for field, value in changes.items():
+        setattr(user, field, value)
+    if data.password:
+        user.password_hash = hash_password(data.password)
+    user.version += 1
+    user.updated_at = ctx.now()
+    ctx.session.flush()
+    ctx.record(
+        "user.updated",
+        "user",
+        user.username,
+        before=before,
+        after=snapshot(user),
+        reason="password changed" if data.password else None,
+    )
+    return user
+
+
+def set_disabled(ctx: Ctx, username: str, disabled: bool) -> User:
+    user = get_user(ctx.session, username)
+    return update_user(ctx, username, UserUpdate(version=user.version, disabled=disabled))
+
+
+# ----------------------------------------------------------------------------- tokens
+
+
+def issue_token(ctx: Ctx, data: TokenCreate, kind: str = "machine") -> tuple[ApiToken, str]:
+    """Create a token; the clear text is returned once and never stored."""
+    owner_name = data.username or ctx.principal.name
+    if data.username and data.username != ctx.principal.name:
+        ctx.require("tokens:manage")
+    elif not ctx.principal.can("tokens:manage"):
+        ctx.require("tokens:own")
+    if ctx.principal.kind == "token" and kind == "machine":
+        raise PermissionDenied("a token cannot mint other tokens; log in as a user")
+    owner = get_user(ctx.session, owner_name)
+    if owner.disabled:
+        raise Conflict(f"user '{owner_name}' is disabled")
+    secret = secrets.token_urlsafe(32)
+    clear = f"{TOKEN_PREFIX}{secret}"
+    now = ctx.now()
+    token = ApiToken(
+        name=data.name,
+        kind=kind,
+        user_id=owner.id,
+        prefix=clear[:10],
+        token_hash=hash_token(clear),
+        scopes=data.scopes,
+        created_at=now,
+        expires_at=now + timedelta(days=data.expires_in_days) if data.expires_in_days else None,
+        revoked_at=None,
+        last_used_at=None,
+        created_by=ctx.principal.actor,
+    )
+    ctx.session.add(token)
+    ctx.session.flush()
+    if kind == "machine":
+        ctx.record("token.created", "token", token.id, after=snapshot(token) | {"owner": owner.username})
+    return token, clear
+
+
+def list_tokens(ctx: Ctx, username: str | None = None) -> list[tuple[ApiToken, str]]:
+    stmt = select(ApiToken, User.username).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id)
+    if not ctx.principal.can("tokens:manage"):
+        ctx.require("tokens:own")
+        username = ctx.principal.name
+    if username:
+        stmt = stmt.where(User.username == username)
+    return [(t, u) for t, u in ctx.session.execute(stmt).tuples()]
+
+
+def revoke_token(ctx: Ctx, token_id: int, reason: str | None = None) -> ApiToken:
+    token = ctx.session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"no token with id {token_id}")
+    if token.user_id != ctx.principal.user_id:
+        ctx.require("tokens:manage")
+    else:
+        if not ctx.principal.can("tokens:manage"):
+            ctx.require("tokens:own")
+    if token.revoked_at is not None:
+        raise Conflict(f"token {token_id} was already revoked")
+    before = snapshot(token)
+    token.revoked_at = ctx.now()
+    ctx.session.flush()
+    ctx.record("token.revoked", "token", token.id, before=before, after=snapshot(token), reason=reason)
+    return token
+
+
+# ----------------------------------------------------------------------------- authentication
+
+
+def authenticate_token(session: Session, clock: Clock, clear: str) -> Principal:
+    """Resolve a bearer token to a principal; records last_used_at (to the minute)."""
+    row = session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == hash_token(clear))
+    ).first()
+    if row is None:
+        raise Unauthenticated("the token is not valid")
+    token, user = row.tuple()
+    now = clock.now()
+    if token.revoked_at is not None:
+        raise Unauthenticated("the token was revoked")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise Unauthenticated("the token has expired")
+    if user.disabled:
+        raise Unauthenticated(f"user '{user.username}' is disabled")
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
+    scopes = frozenset(token.scopes) if token.scopes is not None else None
+    if token.kind == "personal":
+        return Principal(kind="user", user_id=user.id, name=user.username, role=user.role, scopes=scopes)
+    return Principal(
+        kind="token",
+        user_id=user.id,
+        name=f"{token.name}@{user.username}",
+        role=user.role,
+        scopes=scopes,
+        token_id=token.id,
+    )
+
+
+def authenticate_password(session: Session, username: str, password: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None or user.disabled or not _password_ok(user.password_hash, password):
+        if user is None:
+            _hasher.hash("spend-equal-time")  # do not reveal which usernames exist by timing
+        raise Unauthenticated("unknown user, wrong password, or the user is disabled")
+    if _hasher.check_needs_rehash(user.password_hash or ""):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(kind="user", user_id=user.id, name=user.username, role=user.role)
+
+
+def bootstrap_admin(ctx: Ctx, password: str | None) -> tuple[User, str] | None:
+    """On an empty database, create 'admin'. Returns (user, password) or None if users exist."""
+    if ctx.session.execute(select(User.id).limit(1)).first():
+        return None
+    clear = password or secrets.token_urlsafe(18)
+    user = _create_user(ctx, UserCreate(username="admin", role="admin", password=clear, display_name="Administrator"))
+    return user, clear

@@ -1,0 +1,97 @@
+"""FastAPI app factory: mounts every domain router, the console, /metrics and health checks."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from charter import __version__
+from charter.clock import Clock, SystemClock
+from charter.db import make_engine, make_session_factory
+from charter.problems import RequestPlumbing, install_error_handlers, problem_response
+from charter.settings import Settings
+
+# Each domain exposes `router` in its api.py; the web console exposes `install(app)`.
+DOMAIN_ROUTERS = (
+    "charter.access.api",
+    "charter.ledger.api",
+    "charter.inventory.api",
+)
+WEB_MODULE = "charter.web.app"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+    clock: Clock | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    if session_factory is None:
+        engine = engine or make_engine(settings.db_url)
+        session_factory = make_session_factory(engine)
+    app = FastAPI(
+        title="Charter",
+        version=__version__,
+        description="AI governance and operations: policy, risk, controls, releases, monitoring, "
+        "incidents — with a tamper-evident audit ledger.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.session_factory = session_factory
+    app.state.clock = clock or SystemClock()
+    registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+    install_error_handlers(app)
+    app.add_middleware(RequestPlumbing, max_body=settings.max_body_bytes, registry=registry)
+
+    for module_name in DOMAIN_ROUTERS:
+        module = importlib.import_module(module_name)
+        app.include_router(module.router, prefix="/api/v1")
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], response_model=None)
+    def readyz() -> Any:
+        from charter.migrate import migration_status
+
+        try:
+            with session_factory() as session:
+                session.execute(text("SELECT 1"))
+                status = migration_status(session.connection())
+        except Exception as exc:  # readiness reports, it does not raise
+            return problem_response(503, "Not ready", f"database unreachable: {exc.__class__.__name__}")
+        if not status["current"]:
+            return problem_response(
+                503, "Not ready", "database migrations are not current; run 'charter db upgrade'", **status
+            )
+        return {"status": "ready", **status}
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    try:
+        web = importlib.import_module(WEB_MODULE)
+    except ModuleNotFoundError:
+        web = None
+    if web is not None:
+        web.install(app)
+    else:
+
+        @app.get("/", include_in_schema=False)
+        def root(request: Request) -> JSONResponse:
+            return JSONResponse({"name": "Charter", "version": __version__, "docs": "/docs"})
+
+    return app

@@ -1,0 +1,75 @@
+"""Demo content (extended as modules land)."""
+
+from __future__ import annotations
+
+from charter.access.schemas import UserCreate
+from charter.access.service import _create_user
+from charter.context import Ctx
+from charter.inventory import service as inventory
+from charter.inventory.schemas import SystemCreate, Transition
+
+DEMO_PASSWORD = "charter-demo-password"
+
+
+def seed(ctx: Ctx) -> list[str]:
+    for username, role, name in (
+        ("grace", "governance", "Grace Hopper (risk officer)"),
+        ("alan", "approver", "Alan Turing (ethics board)"),
+        ("ada", "engineer", "Ada Lovelace (ML engineer)"),
+        ("audrey", "auditor", "Audrey Auditor"),
+    ):
+        _create_user(
+            ctx,
+            UserCreate(
+                username=username,
+                role=role,
+                password=DEMO_PASSWORD,
+                display_name=name,
+            ),
+        )
+    chatbot = inventory.create_system(
+        ctx,
+        SystemCreate(
+            key="support-chatbot",
+            name="Customer Support Chatbot",
+            deployment_type="vendor_api",
+            vendor_name="Example LLM Inc.",
+            owner="ada",
+            data_categories=["personal"],
+            description="Answers customer questions on the support site.",
+            problem_statement="Support queues exceed 48 hours at peak.",
+            risk_tier="limited",
+            risk_tier_reason="interacts with natural persons (transparency obligations)",
+            tags=["genai", "support"],
+            users_affected=120_000,
+        ),
+    )
+    for stage in ("sandbox", "pilot", "production"):
+        chatbot = inventory.transition_system(ctx, chatbot.key, Transition(to=stage, version=chatbot.version))
+    inventory.create_system(
+        ctx,
+        SystemCreate(
+            key="claims-triage",
+            name="Insurance Claims Triage",
+            deployment_type="in_house_model",
+            owner="ada",
+            data_categories=["personal", "health"],
+            risk_tier="high",
+            risk_tier_reason="decides access to essential private services (Annex III)",
+            tags=["ml"],
+        ),
+    )
+    doc = inventory.create_system(
+        ctx,
+        SystemCreate(
+            key="contract-summariser",
+            name="Contract Summariser",
+            deployment_type="vendor_saas",
+            vendor_name="DocAI",
+            owner="ada",
+            data_categories=["confidential_business"],
+            tags=["genai"],
+        ),
+    )
+    inventory.transition_system(ctx, doc.key, Transition(to="sandbox", version=doc.version))
+    return [f"demo: seeded users grace/alan/ada/audrey (password '{DEMO_PASSWORD}') and 3 systems"]

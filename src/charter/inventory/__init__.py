@@ -1,0 +1,1 @@
+"""AI system inventory: the systems everything else hangs on."""
