@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -17,12 +18,6 @@ from charter.db import make_engine, make_session_factory
 from charter.problems import RequestPlumbing, install_error_handlers, problem_response
 from charter.settings import Settings
 
-# Each domain exposes `router` in its api.py; the web console exposes `install(app)`.
-DOMAIN_ROUTERS = (
-    "charter.access.api",
-    "charter.ledger.api",
-    "charter.inventory.api",
-)
 WEB_MODULE = "charter.web.app"
 
 
@@ -54,9 +49,13 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestPlumbing, max_body=settings.max_body_bytes, registry=registry)
 
-    for module_name in DOMAIN_ROUTERS:
-        module = importlib.import_module(module_name)
-        app.include_router(module.router, prefix="/api/v1")
+    import charter.models  # noqa: F401  (every table known before the first request)
+    from charter.modules import DOMAINS, load
+
+    for domain in DOMAINS:
+        module = load(domain, "api")
+        if module is not None:
+            app.include_router(module.router, prefix="/api/v1")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -82,10 +81,7 @@ def create_app(
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    try:
-        web = importlib.import_module(WEB_MODULE)
-    except ModuleNotFoundError:
-        web = None
+    web = importlib.import_module(WEB_MODULE) if importlib.util.find_spec(WEB_MODULE) else None
     if web is not None:
         web.install(app)
     else:

@@ -6,8 +6,7 @@ import typer
 
 from charter.access.cli import token_app, user_app
 from charter.cli.common import handle_errors
-from charter.inventory.cli import app as system_app
-from charter.ledger.cli import app as audit_app
+from charter.modules import CLI_NAMES, load
 
 app = typer.Typer(
     name="charter",
@@ -20,8 +19,10 @@ db_app = typer.Typer(help="Database migrations (local).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
-app.add_typer(audit_app, name="audit")
-app.add_typer(system_app, name="system")
+for _domain, _name in CLI_NAMES.items():
+    _module = load(_domain, "cli")
+    if _module is not None:
+        app.add_typer(_module.app, name=_name)
 
 
 @app.command()
