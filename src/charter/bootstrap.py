@@ -34,4 +34,11 @@ def prepare(settings: Settings, *, demo: bool = False) -> tuple[Engine, list[str
         _user, clear = created
         shown = "(from CHARTER_ADMIN_PASSWORD)" if password else clear
         notes.append(f"created the first administrator: username 'admin', password {shown} — shown once")
+    if demo:
+        from charter.demo_data import DEMO_PASSWORD
+
+        notes.append(
+            f"demo logins (password '{DEMO_PASSWORD}'): grace (governance), alan (approver), ada (engineer), "
+            "audrey (auditor)"
+        )
     return engine, notes
