@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: run test lint types test-sqlite test-postgres bench clean
+.PHONY: run test lint types test-sqlite test-postgres bench screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,8 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed lint types test-sqlite test-postgres
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 types: $(BIN)/.installed
 	$(BIN)/mypy
@@ -38,6 +38,10 @@ test-postgres: $(BIN)/.installed
 ## bench: the benchmarks under benchmarks/ (on demand, not part of `make test`)
 bench: $(BIN)/.installed
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+## screenshots: console screenshots for the README into docs/screenshots/ (needs Debian's chromium)
+screenshots: $(BIN)/.installed
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .charter .mypy_cache .ruff_cache

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -27,12 +29,30 @@ def create_app(
     engine: Engine | None = None,
     session_factory: sessionmaker[Session] | None = None,
     clock: Clock | None = None,
+    sweeper_interval: float | None = None,
 ) -> FastAPI:
+    """Build the app. With sweeper_interval (seconds), a background thread runs the periodic sweeps
+    (escalations, deadlines, alert "no data", notification delivery) while the app is served."""
     settings = settings or Settings()
     if session_factory is None:
         engine = engine or make_engine(settings.db_url)
         session_factory = make_session_factory(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper = None
+        if sweeper_interval:
+            from charter.sweeps import start_sweeper
+
+            sweeper = start_sweeper(app, interval=sweeper_interval)
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Charter",
         version=__version__,
         description="AI governance and operations: policy, risk, controls, releases, monitoring, "
@@ -47,7 +67,12 @@ def create_app(
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
     install_error_handlers(app)
-    app.add_middleware(RequestPlumbing, max_body=settings.max_body_bytes, registry=registry)
+    app.add_middleware(
+        RequestPlumbing,
+        max_body=settings.max_body_bytes,
+        max_upload=settings.max_upload_bytes,
+        registry=registry,
+    )
 
     import charter.models  # noqa: F401  (every table known before the first request)
     from charter.modules import DOMAINS, load

@@ -84,9 +84,12 @@ class Client:
         if resp.status_code >= 400:
             try:
                 problem = resp.json()
-                detail = problem.get("detail") or problem.get("title") or resp.text
             except ValueError:
-                problem, detail = {}, resp.text or resp.reason_phrase
+                problem = None
+            if isinstance(problem, dict):
+                detail = problem.get("detail") or problem.get("title") or resp.reason_phrase
+            else:
+                problem, detail = {}, (resp.text.strip().splitlines() or [resp.reason_phrase])[0]
             raise ClientError(resp.status_code, str(detail), problem)
         if resp.status_code == 204 or not resp.content:
             return None
@@ -123,3 +126,52 @@ class Client:
         self.token = data["token"]
         self._http.headers["Authorization"] = f"Bearer {self.token}"
         return data
+
+    # Monitoring (docs/monitoring.md).
+    def log_metrics(
+        self, system: str, points: Any, batch_id: str | None = None, *, batch_size: int = 1000
+    ) -> dict[str, Any]:
+        """Push metric points: a list of {name, value, ts?, labels?} or one reading {name: value, ...} (now).
+
+        Sent in batches of `batch_size`, each with an id (`batch_id`, suffixed per batch), so a retried call
+        is answered without storing anything twice. Returns {accepted, batches, alerts}.
+        """
+        import uuid
+        from datetime import datetime
+
+        if isinstance(points, dict):
+            points = [{"name": k, "value": v} for k, v in points.items()]
+        rows = [{**p, "ts": p["ts"].isoformat()} if isinstance(p.get("ts"), datetime) else p for p in points]
+        base = batch_id or uuid.uuid4().hex
+        chunks = [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)] or [[]]
+        accepted, alerts = 0, []
+        for n, chunk in enumerate(chunks):
+            bid = base if len(chunks) == 1 else f"{base}-{n}"
+            result = self.post(f"/api/v1/systems/{system}/metrics", {"batch_id": bid, "points": chunk})
+            accepted += result["accepted"]
+            alerts.extend(result["alerts"])
+        return {"accepted": accepted, "batches": len(chunks), "alerts": alerts}
+
+    def reference_profile(self, system: str, name: str = "reference", release: str = "") -> dict[str, Any]:
+        """The stored reference profile (its bin edges are what current profiles must be built on)."""
+        data: dict[str, Any] = self.get(f"/api/v1/systems/{system}/drift/profiles/{name}", release=release or None)
+        return data["profile"]  # type: ignore[no-any-return]
+
+    def upload_profile(
+        self,
+        system: str,
+        profile: dict[str, Any],
+        name: str = "reference",
+        release: str = "",
+        version: int | None = None,
+    ) -> dict[str, Any]:
+        """Store a reference profile built locally (charter.monitoring.profiles.build_profile)."""
+        body = {"profile": profile, "release": release, "version": version}
+        return self.request("PUT", f"/api/v1/systems/{system}/drift/profiles/{name}", json=body)  # type: ignore[no-any-return]
+
+    def check_drift(
+        self, system: str, current: dict[str, Any], reference: str = "reference", release: str = "", **options: Any
+    ) -> dict[str, Any]:
+        """Check a current profile (built on the reference's edges) for drift; options as in DriftOptionsIn."""
+        body = {"reference": reference, "release": release, "current": current, "options": options}
+        return self.post(f"/api/v1/systems/{system}/drift/checks", body)  # type: ignore[no-any-return]

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from charter.clock import as_utc
@@ -45,9 +45,19 @@ class Base(DeclarativeBase):
 
 
 class Versioned:
-    """Optimistic concurrency: every mutable record carries a version, bumped on each change."""
+    """Optimistic concurrency: every mutable record carries a version, bumped on each change.
+
+    Services compare the client's version with the stored one (a stale one is a 409 naming the current
+    version) and bump it. As a second line, the mapper adds `WHERE version = <the version read>` to every
+    UPDATE, so two writers that read the same version concurrently cannot both succeed: the later flush
+    raises StaleDataError, answered as 409 (problems.py).
+    """
 
     version: Mapped[int] = mapped_column(default=1, nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version, "version_id_generator": False}  # type: ignore[attr-defined]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -35,7 +35,15 @@ CLI_NAMES: dict[str, str] = {
     "releases": "release",
     "monitoring": "metrics",
     "incidents": "incident",
+    "notifications": "notify",
 }
+
+# Further CLI sub-apps a domain exposes under another attribute: (domain, attribute, command name).
+EXTRA_CLI: tuple[tuple[str, str, str], ...] = (
+    ("procedures", "review_app", "review"),
+    ("policy", "gate_app", "gate"),
+    ("releases", "deploy_app", "deploy"),
+)
 
 
 def load(domain: str, part: str) -> ModuleType | None:

@@ -32,10 +32,15 @@ def decode_cursor(cursor: str) -> list[Any]:
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationFailed("the cursor is not valid; pass back next_cursor exactly as received") from exc
+        raise _bad_cursor() from exc
     if not isinstance(value, list) or len(value) != 2:
-        raise ValidationFailed("the cursor is not valid; pass back next_cursor exactly as received")
+        raise _bad_cursor()
     return value
+
+
+def _bad_cursor() -> ValidationFailed:
+    msg = "the cursor is not valid; pass back next_cursor exactly as received"
+    return ValidationFailed(msg, errors=[{"loc": ["query", "cursor"], "msg": msg, "type": "value_error"}])
 
 
 def paginate(
@@ -53,21 +58,28 @@ def paginate(
     sort is a column name, prefixed with '-' for descending.
     """
     desc = sort.startswith("-")
-    name = sort.lstrip("-")
+    name = sort.removeprefix("-")
     if name not in sortable:
-        raise ValidationFailed(
-            f"cannot sort by '{name}'; allowed: {', '.join(sorted(sortable))} (prefix '-' for descending)"
-        )
+        msg = f"cannot sort by '{name}'; allowed: {', '.join(sorted(sortable))} (prefix '-' for descending)"
+        raise ValidationFailed(msg, errors=[{"loc": ["query", "sort"], "msg": msg, "type": "value_error"}])
     if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}")
+        msg = f"limit must be between 1 and {MAX_LIMIT}"
+        raise ValidationFailed(msg, errors=[{"loc": ["query", "limit"], "msg": msg, "type": "value_error"}])
     col = sortable[name]
     if cursor:
         last_value, last_id = decode_cursor(cursor)
-        if isinstance(col.type, UTCDateTime) and isinstance(last_value, str):
+        # The cursor comes from the client: check its types so a forged one is a 422, never a 500.
+        if isinstance(last_id, bool) or not isinstance(last_id, int) or not isinstance(last_value, str | int):
+            raise _bad_cursor()
+        if not -(2**63) <= last_id < 2**63 or (isinstance(last_value, int) and not -(2**63) <= last_value < 2**63):
+            raise _bad_cursor()
+        if isinstance(col.type, UTCDateTime):
             try:
-                last_value = datetime.fromisoformat(last_value)
+                last_value = datetime.fromisoformat(str(last_value))
             except ValueError as exc:
-                raise ValidationFailed("the cursor is not valid") from exc
+                raise _bad_cursor() from exc
+        elif (expected := _python_type(col)) in (str, int) and not isinstance(last_value, expected):
+            raise _bad_cursor()
         if desc:
             stmt = stmt.where(or_(col < last_value, and_(col == last_value, id_col < last_id)))
         else:
@@ -83,3 +95,10 @@ def paginate(
             [value.isoformat() if hasattr(value, "isoformat") else value, getattr(last, id_col.key)]
         )
     return rows, next_cursor
+
+
+def _python_type(col: InstrumentedAttribute[Any]) -> type | None:
+    try:
+        return col.type.python_type  # type: ignore[no-any-return]
+    except NotImplementedError:
+        return None

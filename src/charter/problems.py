@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,8 +22,23 @@ log = logging.getLogger("charter")
 PROBLEM = "application/problem+json"
 
 
+# The problem type of each HTTP status, shared with the domain errors in charter.errors.
+SLUGS = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    422: "validation-error",
+    500: "internal-error",
+    503: "unavailable",
+}
+
+
 def problem_response(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
-    slug = title.lower().replace(" ", "-")
+    slug = SLUGS.get(status) or title.lower().replace(" ", "-")
     body = {
         "type": f"https://charter.dev/problems/{slug}",
         "title": title,
@@ -40,6 +56,24 @@ def _with_request_id(request: Request, response: JSONResponse) -> JSONResponse:
     return response
 
 
+def validation_detail(errors: list[dict[str, Any]]) -> str:
+    """One readable sentence for a list of pydantic errors: where, what, and how many more."""
+    if not errors:
+        return "the request is not valid"
+    first = errors[0]
+    loc = [str(p) for p in first["loc"]]
+    if first.get("type") == "json_invalid":
+        text = f"the request body is not valid JSON ({first.get('ctx', {}).get('error', 'decode error')}"
+        text += f" at character {loc[1]})" if len(loc) > 1 else ")"
+    else:
+        where = loc[1:] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else loc
+        place = ".".join(where) or ("the request body" if loc == ["body"] else "the request")
+        text = f"{place}: {str(first['msg']).removeprefix('Value error, ')}"
+    if len(errors) > 1:
+        text += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return text
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CharterError)
     async def _domain(request: Request, exc: CharterError) -> JSONResponse:
@@ -51,31 +85,49 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+            {
+                "loc": list(e.get("loc", ())),
+                "msg": e.get("msg", ""),
+                "type": e.get("type", ""),
+                **({"ctx": {k: str(v) for k, v in e["ctx"].items()}} if e.get("ctx") else {}),
+            }
+            for e in exc.errors()
         ]
-        first = errors[0] if errors else {"loc": [], "msg": "invalid"}
-        where = ".".join(str(p) for p in first["loc"] if p != "body") or "request"
-        detail = f"{where}: {first['msg']}"
-        if len(errors) > 1:
-            detail += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-        return _with_request_id(request, problem_response(422, "Invalid input", detail, errors=errors))
+        return _with_request_id(
+            request, problem_response(422, "Invalid input", validation_detail(errors), errors=errors)
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         titles = {
-            404: "Not found",
-            405: "Method not allowed",
+            400: "Bad request",
             401: "Authentication required",
             403: "Permission denied",
+            404: "Not found",
+            405: "Method not allowed",
             413: "Payload too large",
         }
         detail = str(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such endpoint: {request.method} {request.url.path} (see /docs)"
+        elif exc.status_code == 405 and exc.headers and "Allow" in exc.headers:
+            detail = f"{request.method} is not allowed on {request.url.path}; allowed: {exc.headers['Allow']}"
         resp = problem_response(exc.status_code, titles.get(exc.status_code, "Error"), detail)
         if exc.headers:
             resp.headers.update(exc.headers)
         return _with_request_id(request, resp)
+
+    @app.exception_handler(StaleDataError)
+    async def _concurrent_write(request: Request, exc: StaleDataError) -> JSONResponse:
+        return _with_request_id(
+            request,
+            problem_response(
+                409,
+                "Stale version",
+                "the record was changed by someone else while your change was being saved; reload it and apply "
+                "your change again",
+            ),
+        )
 
     @app.exception_handler(OperationalError)
     async def _db_busy(request: Request, exc: OperationalError) -> JSONResponse:
@@ -85,13 +137,47 @@ def install_error_handlers(app: FastAPI) -> None:
             problem_response(503, "Service unavailable", "the database is unavailable or busy; retry"),
         )
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs and re-raises after this answer; the client still gets problem+json.
+        rid = getattr(request.state, "request_id", None)
+        return _with_request_id(
+            request,
+            problem_response(
+                500,
+                "Internal error",
+                f"something went wrong on the server; report request id {rid or '(none)'} to your administrator",
+            ),
+        )
+
+
+def route_label(scope: Scope) -> str:
+    """The route template of a request (e.g. /api/v1/systems/{key}), for metrics with bounded labels.
+
+    The matched route knows its template relative to its router; the include prefix is the start of the
+    actual path with as many segments as the template has, cut off (prefixes hold no parameters).
+    """
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if not isinstance(template, str):
+        return "unmatched"
+    path = str(scope.get("path", ""))
+    depth = template.rstrip("/").count("/")
+    parts = path.rstrip("/").split("/")
+    if ":path}" in template or depth > len(parts) - 1:
+        return template
+    return "/".join(parts[: len(parts) - depth]) + template
+
 
 class RequestPlumbing:
     """Request id, body size limit, Prometheus metrics: one pure ASGI middleware."""
 
-    def __init__(self, app: ASGIApp, max_body: int, registry: CollectorRegistry) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, registry: CollectorRegistry, max_upload: int | None = None) -> None:
         self.app = app
         self.max_body = max_body
+        # multipart/form-data file uploads (evidence, datasets) have their own, larger limit; the service
+        # behind each upload enforces its narrower one with its own message.
+        self.max_upload = max(max_upload or max_body, max_body)
         self.requests = Counter(
             "charter_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry
         )
@@ -107,59 +193,59 @@ class RequestPlumbing:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-        rid = headers.get("x-request-id") or uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = rid[:100]
-        declared = headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            await self._too_large(scope, send, rid)
-            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        rid = (headers.get("x-request-id") or uuid.uuid4().hex)[:100]  # the ledger column holds 100
+        scope.setdefault("state", {})["request_id"] = rid
+        is_upload = headers.get("content-type", "").startswith("multipart/form-data")
+        limit = self.max_upload if is_upload else self.max_body
+        setting = "CHARTER_MAX_UPLOAD_BYTES" if is_upload else "CHARTER_MAX_BODY_BYTES"
         received = 0
         too_large = False
+        status = 500
+        started = time.perf_counter()
 
         async def limited_receive() -> Message:
             nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
+                if received > limit:
                     too_large = True
-                    raise StarletteHTTPException(
-                        413, f"the request body is larger than the limit of {self.max_body} bytes"
-                    )
+                    raise StarletteHTTPException(413, self._too_large_detail(limit, setting))
             return message
-
-        status = 500
-        started = time.perf_counter()
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                # Exactly one X-Request-ID, whoever else set it (error handlers do too).
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                message["headers"] = [*kept, (b"x-request-id", rid.encode("latin-1"))]
             await send(message)
 
         try:
+            declared = headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                status = 413
+                await self._too_large(scope, send, rid, limit, setting)
+                return
             await self.app(scope, limited_receive, send_wrapper)
         except StarletteHTTPException:
-            if too_large:
-                await self._too_large(scope, send, rid)
-                status = 413
-            else:
+            if not too_large:
                 raise
+            status = 413
+            await self._too_large(scope, send, rid, limit, setting)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
+            path = route_label(scope)
             self.requests.labels(scope["method"], path, str(status)).inc()
             self.latency.labels(scope["method"], path).observe(time.perf_counter() - started)
 
-    async def _too_large(self, scope: Scope, send: Send, rid: str) -> None:
-        resp = problem_response(
-            413,
-            "Payload too large",
-            f"the request body is larger than the limit of {self.max_body} bytes (CHARTER_MAX_BODY_BYTES)",
-        )
+    @staticmethod
+    def _too_large_detail(limit: int, setting: str) -> str:
+        return f"the request body is larger than the limit of {limit} bytes ({setting})"
+
+    async def _too_large(self, scope: Scope, send: Send, rid: str, limit: int, setting: str) -> None:
+        resp = problem_response(413, "Payload too large", self._too_large_detail(limit, setting))
         resp.headers["X-Request-ID"] = rid
         await resp(scope, _empty, send)
 

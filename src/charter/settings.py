@@ -23,9 +23,12 @@ class Settings(BaseSettings):
     signing_key_path: Path | None = None
     checkpoint_every: int = 1000
     max_body_bytes: int = 10 * 1024 * 1024
+    max_upload_bytes: int = 200 * 1024 * 1024
+    sweep_interval_seconds: float = 30.0
     admin_password: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    public_url: str | None = None  # how people reach this server (links in notifications)
     personal_token_hours: int = 12
     evidence_max_bytes: int = 25 * 1024 * 1024
     evidence_allowed_types: list[str] = [
@@ -39,10 +42,31 @@ class Settings(BaseSettings):
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ]
+    # Monitoring (docs/monitoring.md): raw points, then per-minute and per-hour roll-ups, each kept this long.
+    metrics_raw_retention_days: int = 14
+    metrics_minute_retention_days: int = 90
+    metrics_hour_retention_days: int = 730
+    metrics_max_future_seconds: int = 300  # a point stamped further ahead than this is refused (clock skew)
+    metrics_max_batch_points: int = 10_000
+    # Gate checks (docs/releases.md): reuse facts computed this recently while the ledger head is unchanged;
+    # promotions always compute fresh facts. 0 disables the cache.
+    gate_facts_ttl_seconds: float = 5.0
 
-    @field_validator("checkpoint_every")
+    @field_validator("checkpoint_every", "personal_token_hours", "max_body_bytes", "max_upload_bytes")
     @classmethod
     def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be at least 1")
+        return v
+
+    @field_validator(
+        "metrics_raw_retention_days",
+        "metrics_minute_retention_days",
+        "metrics_hour_retention_days",
+        "metrics_max_batch_points",
+    )
+    @classmethod
+    def _positive_metrics(cls, v: int) -> int:
         if v < 1:
             raise ValueError("must be at least 1")
         return v
@@ -61,7 +85,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _no_default_secrets_in_prod(self) -> Settings:
         if self.env == "prod" and self.secret_key is None:
-            raise ValueError("CHARTER_SECRET_KEY must be set when CHARTER_ENV=prod")
+            raise ValueError(
+                "CHARTER_SECRET_KEY must be set when CHARTER_ENV=prod (at least 32 characters; generate one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
         if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
             raise ValueError("CHARTER_SECRET_KEY must be at least 32 characters")
         return self
@@ -71,6 +98,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'charter.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        """The server's public address, for links in notifications (CHARTER_PUBLIC_URL)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def ledger_key_path(self) -> Path:

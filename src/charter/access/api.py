@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Request
 
 from charter.access import service
+from charter.access.models import User
 from charter.access.principal import Principal
 from charter.access.roles import PERMISSIONS, ROLE_PERMISSIONS
 from charter.access.schemas import (
@@ -40,9 +39,7 @@ def login(body: LoginRequest, request: Request) -> TokenIssued:
             settings=state.settings,
             request_id=getattr(request.state, "request_id", None),
         )
-        hours = state.settings.personal_token_hours
-        token, clear = service.issue_token(ctx, TokenCreate(name="login"), kind="personal")
-        token.expires_at = ctx.now() + timedelta(hours=hours)
+        token, clear = service.issue_personal_token(ctx, user, state.settings.personal_token_hours)
         ctx.commit()
         return TokenIssued.model_validate(
             {**TokenRead.model_validate(token).model_dump(), "token": clear, "username": user.username}
@@ -104,7 +101,8 @@ def create_token(body: TokenCreate, ctx: CtxDep) -> TokenIssued:
 def revoke_token(token_id: int, ctx: CtxDep, reason: str | None = None) -> TokenRead:
     token = service.revoke_token(ctx, token_id, reason)
     ctx.commit()
-    return TokenRead.model_validate(token)
+    owner = ctx.session.get(User, token.user_id)
+    return _token_read(token, owner.username if owner else "")
 
 
 _ = Principal  # re-exported type for OpenAPI readers

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from charter.cli.common import JsonOpt, handle_errors, local_ctx, output
+from charter.cli.common import JsonOpt, fail, handle_errors, local_ctx, output, validation_message
 
 user_app = typer.Typer(help="Users (local admin commands, work directly on the database).", no_args_is_help=True)
 token_app = typer.Typer(
@@ -57,8 +57,7 @@ def user_create(
             email=email,
         )
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise typer.BadParameter(f"{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        raise fail(validation_message(exc), 2) from None
     with local_ctx() as ctx:
         user = service.create_user(ctx, data)
         row = UserRead.model_validate(user).model_dump(mode="json")
@@ -108,7 +107,7 @@ def token_create(
     try:
         data = TokenCreate(name=name, username=user, scopes=scope or None, expires_in_days=expires_in_days)
     except ValidationError as exc:
-        raise typer.BadParameter(exc.errors()[0]["msg"]) from None
+        raise fail(validation_message(exc), 2) from None
     with local_ctx() as ctx:
         token, clear = service.issue_token(ctx, data)
         info = {

@@ -48,13 +48,15 @@ PERMISSIONS: Final[dict[str, str]] = {
     "incidents:read": "read incidents",
     "incidents:write": "open, update and handle incidents",
     "incidents:manage": "change escalation policies and close incidents",
+    "notifications:own": "read one's notifications and choose one's own channels and subscriptions",
+    "notifications:manage": "manage organisation-wide notification channels and read the delivery log",
 }
 
 _READ = {p for p in PERMISSIONS if p.endswith(":read")} - {"users:read"}
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
-    "viewer": frozenset(_READ - {"audit:read"}),
-    "auditor": frozenset(_READ | {"audit:verify", "users:read"}),
+    "viewer": frozenset((_READ - {"audit:read"}) | {"notifications:own"}),
+    "auditor": frozenset(_READ | {"audit:verify", "users:read", "notifications:own"}),
     "engineer": frozenset(
         _READ
         | {
@@ -71,6 +73,7 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
             "metrics:write",
             "alerts:manage",
             "incidents:write",
+            "notifications:own",
         }
     ),
     "approver": frozenset(
@@ -83,6 +86,7 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
             "releases:approve",
             "gate:check",
             "incidents:write",
+            "notifications:own",
         }
     ),
     "governance": frozenset(
@@ -109,6 +113,8 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
             "alerts:manage",
             "incidents:write",
             "incidents:manage",
+            "notifications:own",
+            "notifications:manage",
         }
     ),
     "admin": frozenset(PERMISSIONS),

@@ -29,6 +29,14 @@ class UserUpdate(BaseModel):
     disabled: bool | None = None
     password: str | None = Field(default=None, min_length=12, max_length=256)
 
+    @field_validator("role", "display_name", "disabled")
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        # Runs only for fields the client sent: an explicit null is refused, an absent field is kept.
+        if v is None:
+            raise ValueError("cannot be null; leave the field out to keep the current value")
+        return v
+
 
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -56,7 +64,9 @@ class TokenCreate(BaseModel):
             return v
         unknown = sorted(set(v) - set(PERMISSIONS))
         if unknown:
-            raise ValueError(f"unknown scopes {unknown}; allowed: {sorted(PERMISSIONS)}")
+            raise ValueError(
+                f"unknown scope {', '.join(unknown)}; scopes are permissions: {', '.join(sorted(PERMISSIONS))}"
+            )
         return sorted(set(v))
 
 
@@ -81,8 +91,8 @@ class TokenIssued(TokenRead):
 
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    username: str
-    password: str
+    username: str = Field(max_length=80)
+    password: str = Field(max_length=256)
 
 
 class Me(BaseModel):

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from charter.access.models import ApiToken, User
 from charter.access.principal import Principal
+from charter.access.roles import permissions_for
 from charter.access.schemas import TokenCreate, UserCreate, UserUpdate
-from charter.errors import Conflict, NotFound, PermissionDenied, StaleVersion, Unauthenticated
+from charter.clock import isoformat
+from charter.errors import (
+    CharterError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    StaleVersion,
+    Unauthenticated,
+    ValidationFailed,
+)
 from charter.ledger.service import snapshot
 
 if TYPE_CHECKING:
@@ -49,8 +59,12 @@ def hash_token(token: str) -> str:
 # ----------------------------------------------------------------------------- users
 
 
-def get_user(session: Session, username: str) -> User:
-    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+def get_user(session: Session, username: str, *, for_update: bool = False) -> User:
+    stmt = select(User).where(User.username == username)
+    if for_update:
+        # PostgreSQL: lock the row and re-read it, so the version check and the write see the same row.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    user = session.execute(stmt).scalar_one_or_none()
     if user is None:
         raise NotFound(f"no user named '{username}'")
     return user
@@ -89,13 +103,26 @@ def list_users(ctx: Ctx) -> list[User]:
 
 def update_user(ctx: Ctx, username: str, data: UserUpdate) -> User:
     ctx.require("users:manage")
-    user = get_user(ctx.session, username)
+    user = get_user(ctx.session, username, for_update=True)
     if data.version != user.version:
         raise StaleVersion(f"user '{username}'", data.version, user.version)
-    before = snapshot(user)
-    changes = data.model_dump(exclude_unset=True, exclude={"version", "password"})
-    if user.id == ctx.principal.user_id and (changes.get("disabled") or changes.get("role", "admin") != "admin"):
+    changes = {
+        k: v
+        for k, v in data.model_dump(exclude_unset=True, exclude={"version", "password"}).items()
+        if getattr(user, k) != v
+    }
+    demoted = user.role == "admin" and "role" in changes
+    disabling = changes.get("disabled") is True
+    if (demoted or disabling) and user.id is not None and user.id == ctx.principal.user_id:
         raise Conflict("you cannot disable yourself or remove your own admin role; ask another admin")
+    if (demoted or disabling) and user.role == "admin" and not user.disabled and _enabled_admins(ctx.session) <= 1:
+        raise Conflict(
+            f"'{username}' is the last enabled admin; make another user admin first, then "
+            f"{'disable' if disabling else 'change the role of'} '{username}'"
+        )
+    if not changes and not data.password:
+        return user  # nothing to change: no new version, no ledger entry
+    before = snapshot(user)
     for field, value in changes.items():
         setattr(user, field, value)
     if data.password:
@@ -114,6 +141,11 @@ def update_user(ctx: Ctx, username: str, data: UserUpdate) -> User:
     return user
 
 
+def _enabled_admins(session: Session) -> int:
+    stmt = select(func.count()).select_from(User).where(User.role == "admin", User.disabled.is_(False))
+    return int(session.execute(stmt).scalar_one())
+
+
 def set_disabled(ctx: Ctx, username: str, disabled: bool) -> User:
     user = get_user(ctx.session, username)
     return update_user(ctx, username, UserUpdate(version=user.version, disabled=disabled))
@@ -123,61 +155,91 @@ def set_disabled(ctx: Ctx, username: str, disabled: bool) -> User:
 
 
 def issue_token(ctx: Ctx, data: TokenCreate, kind: str = "machine") -> tuple[ApiToken, str]:
-    """Create a token; the clear text is returned once and never stored."""
+    """Create a token; the clear text is returned once and never stored.
+
+    kind 'machine': a long-lived token with optional scopes (needs tokens:own for oneself, tokens:manage for
+    others). kind 'personal': what login hands a user for themself; it needs no permission of its own.
+    """
+    if ctx.principal.kind == "token":
+        raise PermissionDenied(
+            "a token cannot create tokens; log in as a user (charter login) or ask an admin (charter token create)",
+            rule="tokens-cannot-mint-tokens",
+        )
     owner_name = data.username or ctx.principal.name
-    if data.username and data.username != ctx.principal.name:
+    for_self = ctx.principal.kind == "user" and owner_name == ctx.principal.name
+    if not for_self:
         ctx.require("tokens:manage")
-    elif not ctx.principal.can("tokens:manage"):
+    elif kind == "machine" and not ctx.principal.can("tokens:manage"):
         ctx.require("tokens:own")
-    if ctx.principal.kind == "token" and kind == "machine":
-        raise PermissionDenied("a token cannot mint other tokens; log in as a user")
     owner = get_user(ctx.session, owner_name)
     if owner.disabled:
         raise Conflict(f"user '{owner_name}' is disabled")
-    secret = secrets.token_urlsafe(32)
-    clear = f"{TOKEN_PREFIX}{secret}"
-    now = ctx.now()
+    if data.scopes is not None:
+        beyond = sorted(set(data.scopes) - permissions_for(owner.role))
+        if beyond:
+            msg = (
+                f"role '{owner.role}' of '{owner.username}' does not have {', '.join(beyond)}; "
+                "a token can only narrow its user's permissions"
+            )
+            raise ValidationFailed(f"scopes: {msg}", errors=[{"loc": ["body", "scopes"], "msg": msg}])
+    expires_at = ctx.now() + timedelta(days=data.expires_in_days) if data.expires_in_days else None
+    return _mint(ctx, owner, data.name, kind, data.scopes, expires_at)
+
+
+def issue_personal_token(ctx: Ctx, user: User, hours: int) -> tuple[ApiToken, str]:
+    """The token login hands a user (POST /auth/login, `charter login`): for themself, expiring after `hours`.
+
+    It needs no permission beyond a valid password: every role, viewers included, may log in.
+    """
+    if user.disabled:
+        raise Unauthenticated("unknown user, wrong password, or the user is disabled")
+    return _mint(ctx, user, "login", "personal", None, ctx.now() + timedelta(hours=hours))
+
+
+def _mint(
+    ctx: Ctx, owner: User, name: str, kind: str, scopes: list[str] | None, expires_at: datetime | None
+) -> tuple[ApiToken, str]:
+    clear = f"{TOKEN_PREFIX}{secrets.token_urlsafe(32)}"
     token = ApiToken(
-        name=data.name,
+        name=name,
         kind=kind,
         user_id=owner.id,
         prefix=clear[:10],
         token_hash=hash_token(clear),
-        scopes=data.scopes,
-        created_at=now,
-        expires_at=now + timedelta(days=data.expires_in_days) if data.expires_in_days else None,
+        scopes=scopes,
+        created_at=ctx.now(),
+        expires_at=expires_at,
         revoked_at=None,
         last_used_at=None,
         created_by=ctx.principal.actor,
     )
     ctx.session.add(token)
     ctx.session.flush()
-    if kind == "machine":
-        ctx.record("token.created", "token", token.id, after=snapshot(token) | {"owner": owner.username})
+    ctx.record("token.created", "token", token.id, after=snapshot(token) | {"owner": owner.username})
     return token, clear
 
 
 def list_tokens(ctx: Ctx, username: str | None = None) -> list[tuple[ApiToken, str]]:
+    """Tokens, newest last. Without tokens:manage, only the acting user's own tokens."""
     stmt = select(ApiToken, User.username).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id)
     if not ctx.principal.can("tokens:manage"):
         ctx.require("tokens:own")
-        username = ctx.principal.name
+        stmt = stmt.where(ApiToken.user_id == ctx.principal.user_id)
     if username:
         stmt = stmt.where(User.username == username)
-    return [(t, u) for t, u in ctx.session.execute(stmt).tuples()]
+    return [(t, u) for t, u in ctx.session.execute(stmt).all()]
 
 
 def revoke_token(ctx: Ctx, token_id: int, reason: str | None = None) -> ApiToken:
-    token = ctx.session.get(ApiToken, token_id)
+    token = ctx.session.get(ApiToken, token_id, with_for_update=True, populate_existing=True)
     if token is None:
         raise NotFound(f"no token with id {token_id}")
     if token.user_id != ctx.principal.user_id:
         ctx.require("tokens:manage")
-    else:
-        if not ctx.principal.can("tokens:manage"):
-            ctx.require("tokens:own")
+    elif not ctx.principal.can("tokens:manage"):
+        ctx.require("tokens:own")
     if token.revoked_at is not None:
-        raise Conflict(f"token {token_id} was already revoked")
+        raise Conflict(f"token {token_id} was already revoked at {isoformat(token.revoked_at)}")
     before = snapshot(token)
     token.revoked_at = ctx.now()
     ctx.session.flush()
@@ -195,7 +257,7 @@ def authenticate_token(session: Session, clock: Clock, clear: str) -> Principal:
     ).first()
     if row is None:
         raise Unauthenticated("the token is not valid")
-    token, user = row.tuple()
+    token, user = row
     now = clock.now()
     if token.revoked_at is not None:
         raise Unauthenticated("the token was revoked")
@@ -237,6 +299,8 @@ def bootstrap_admin(ctx: Ctx, password: str | None) -> tuple[User, str] | None:
     """On an empty database, create 'admin'. Returns (user, password) or None if users exist."""
     if ctx.session.execute(select(User.id).limit(1)).first():
         return None
+    if password is not None and len(password) < 12:
+        raise CharterError("CHARTER_ADMIN_PASSWORD must be at least 12 characters")
     clear = password or secrets.token_urlsafe(18)
     user = _create_user(ctx, UserCreate(username="admin", role="admin", password=clear, display_name="Administrator"))
     return user, clear

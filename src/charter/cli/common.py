@@ -24,7 +24,9 @@ JsonOpt = typer.Option(False, "--json", help="print JSON for scripts instead of 
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    """Print one line on stderr and return the Exit to raise (1: failure, 2: usage)."""
+    line = " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    typer.echo(f"error: {line}", err=True)
     return typer.Exit(code)
 
 
@@ -33,20 +35,53 @@ def handle_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from charter.client import ClientError
-        from charter.errors import CharterError
-
         try:
             return fn(*args, **kwargs)
-        except ClientError as exc:
-            code = 2 if exc.status == 422 else 1
-            raise fail(f"{exc.detail}" + (f" [{exc.status}]" if exc.status else ""), code) from None
-        except CharterError as exc:
-            raise fail(exc.detail, 2 if exc.status == 422 else 1) from None
-        except (OSError, ValueError) as exc:
-            raise fail(str(exc)) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as exc:
+            known = describe_error(exc)
+            if known is None:
+                raise  # a bug: keep the traceback
+            message, code = known
+            raise fail(message, code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def describe_error(exc: BaseException) -> tuple[str, int] | None:
+    """(one-line message, exit code) for an error a person can act on; None for a bug."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from charter.client import ClientError
+    from charter.errors import CharterError
+
+    if isinstance(exc, ClientError):
+        return exc.detail + (f" [{exc.status}]" if exc.status else ""), 2 if exc.status == 422 else 1
+    if isinstance(exc, CharterError):
+        return exc.detail, 2 if exc.status == 422 else 1
+    if isinstance(exc, ValidationError):
+        return validation_message(exc), 2 if exc.title != "Settings" else 1
+    if isinstance(exc, SQLAlchemyError):
+        orig = getattr(exc, "orig", None) or exc
+        first = (str(orig).strip().splitlines() or [exc.__class__.__name__])[0]
+        return f"database error: {first} (check CHARTER_DATABASE_URL / CHARTER_DATA_DIR)", 1
+    if isinstance(exc, OSError | ValueError):
+        return str(exc) or exc.__class__.__name__, 1
+    return None
+
+
+def validation_message(exc: Any) -> str:
+    """One line for a pydantic ValidationError; settings errors name their CHARTER_ variable."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        if exc.title == "Settings":
+            loc = f"CHARTER_{loc.upper()}" if loc else "configuration"
+        msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts) or str(exc)
 
 
 def client() -> Client:
@@ -107,7 +142,11 @@ def local_ctx(commit: bool = True) -> Iterator[Ctx]:
 
     settings = Settings()
     engine = make_engine(settings.db_url)
-    _require_migrated(engine)
+    try:
+        _require_migrated(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     session = make_session_factory(engine)()
     principal = Principal(kind="system", user_id=None, name=f"cli:{getpass.getuser()}", role="admin")
     ctx = Ctx(session=session, principal=principal, clock=SystemClock(), settings=settings)

@@ -2,13 +2,52 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from charter.access.cli import token_app, user_app
 from charter.cli.common import handle_errors
-from charter.modules import CLI_NAMES, load
+from charter.modules import CLI_NAMES, EXTRA_CLI, load
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors as one line on stderr (exit 2), like every other Charter error (exit 1)."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        def run() -> Any:
+            return super(OneLineErrors, self).main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+
+        if not standalone_mode:
+            return run()
+        try:
+            rv = run()
+        except typer.TyperException as exc:  # click's ClickException / UsageError (exit code 2)
+            message = exc.format_message()
+            if message:  # empty: no arguments, the help was printed
+                ctx = getattr(exc, "ctx", None)
+                hint = f" (see '{ctx.command_path} --help')" if ctx is not None and exc.exit_code == 2 else ""
+                typer.echo(f"error: {message}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
 
 app = typer.Typer(
+    cls=OneLineErrors,
     name="charter",
     help="Charter: AI governance and operations — policy, risk, controls, releases, monitoring, incidents.",
     no_args_is_help=True,
@@ -23,6 +62,10 @@ for _domain, _name in CLI_NAMES.items():
     _module = load(_domain, "cli")
     if _module is not None:
         app.add_typer(_module.app, name=_name)
+for _domain, _attr, _name in EXTRA_CLI:
+    _module = load(_domain, "cli")
+    if _module is not None and hasattr(_module, _attr):
+        app.add_typer(getattr(_module, _attr), name=_name)
 
 
 @app.command()
@@ -46,7 +89,8 @@ def serve(
     bind_host = host or settings.host
     bind_port = port or settings.port
     typer.echo(f"Charter is serving at http://{bind_host}:{bind_port}/  (API docs: /docs)")
-    uvicorn.run(create_app(settings, engine=engine), host=bind_host, port=bind_port, log_level="info")
+    app_ = create_app(settings, engine=engine, sweeper_interval=settings.sweep_interval_seconds)
+    uvicorn.run(app_, host=bind_host, port=bind_port, log_level="info")
 
 
 @db_app.command("upgrade")

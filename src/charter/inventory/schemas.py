@@ -79,6 +79,24 @@ class SystemUpdate(_Fields):
     tags: list[str] | None = Field(default=None, max_length=50)
     reason: str | None = Field(default=None, max_length=2_000)
 
+    @field_validator(
+        "name",
+        "description",
+        "problem_statement",
+        "business_unit",
+        "deployment_type",
+        "data_categories",
+        "risk_tier",
+        "risk_tier_reason",
+        "tags",
+    )
+    @classmethod
+    def _not_null(cls, v: object) -> object:
+        # Runs only for fields the client sent: an explicit null is refused, an absent field is kept.
+        if v is None:
+            raise ValueError("cannot be null; leave the field out to keep the current value")
+        return v
+
     @model_validator(mode="after")
     def _tags(self) -> SystemUpdate:
         for tag in self.tags or []:

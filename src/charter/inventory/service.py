@@ -39,8 +39,13 @@ class SystemFilter:
     q: str | None = None
 
 
-def get_system(session: Session, key: str) -> AISystem:
-    system = session.execute(select(AISystem).where(AISystem.key == key)).scalar_one_or_none()
+def get_system(session: Session, key: str, *, for_update: bool = False) -> AISystem:
+    """The system with this key. for_update locks its row (PostgreSQL) until the transaction ends, so two
+    writers holding the same version cannot both pass the version check; SQLite serialises writers anyway."""
+    stmt = select(AISystem).where(AISystem.key == key)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    system = session.execute(stmt).scalar_one_or_none()
     if system is None:
         raise NotFound(f"no AI system with key '{key}'", entity="system")
     return system
@@ -49,15 +54,17 @@ def get_system(session: Session, key: str) -> AISystem:
 def _user_id(session: Session, username: str) -> int:
     uid = session.execute(select(User.id).where(User.username == username)).scalar_one_or_none()
     if uid is None:
-        raise ValidationFailed(f"owner: no user named '{username}'", errors=[{"loc": ["owner"], "msg": "unknown user"}])
+        raise ValidationFailed(
+            f"owner: no user named '{username}'", errors=[{"loc": ["body", "owner"], "msg": "unknown user"}]
+        )
     return uid
 
 
 def _owner_names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    rows = session.execute(select(User.id, User.username).where(User.id.in_(ids))).tuples()
-    return dict(rows)
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(ids))).all()
+    return {uid: name for uid, name in rows}
 
 
 def to_read(session: Session, system: AISystem, owners: dict[int, str] | None = None) -> SystemRead:
@@ -107,28 +114,34 @@ def create_system(ctx: Ctx, data: SystemCreate) -> AISystem:
 
 
 def update_system(ctx: Ctx, key: str, data: SystemUpdate) -> AISystem:
+    """Change fields; a change of risk tier (or its reason) also needs systems:classify.
+
+    Fields sent with their current value are not changes: a request that changes nothing keeps the
+    version and writes no ledger entry.
+    """
     ctx.require("systems:write")
-    system = get_system(ctx.session, key)
+    system = get_system(ctx.session, key, for_update=True)
     if data.version != system.version:
         raise StaleVersion(f"system '{key}'", data.version, system.version)
     changes = data.model_dump(exclude_unset=True, exclude={"version", "reason"})
-    if "risk_tier" in changes and changes["risk_tier"] != system.risk_tier:
-        ctx.require("systems:classify")
     if "owner" in changes:
         owner = changes.pop("owner")
         changes["owner_id"] = _user_id(ctx.session, owner) if owner else None
+    changes = {k: v for k, v in changes.items() if getattr(system, k) != v}
+    if changes.keys() & {"risk_tier", "risk_tier_reason"}:
+        ctx.require("systems:classify")
     merged_type = changes.get("deployment_type", system.deployment_type)
     merged_vendor = changes.get("vendor_name", system.vendor_name)
     if merged_type in ("vendor_api", "vendor_saas") and not merged_vendor:
         raise ValidationFailed(
-            "vendor_name is required for deployment_type vendor_api and vendor_saas",
-            errors=[{"loc": ["vendor_name"], "msg": "required for vendor systems"}],
+            f"vendor_name is required for deployment_type {merged_type}",
+            errors=[{"loc": ["body", "vendor_name"], "msg": "required for vendor systems"}],
         )
+    if not changes:
+        return system
     before = _snap(ctx.session, system)
     for field, value in changes.items():
         setattr(system, field, value)
-    if not changes:
-        return system
     system.version += 1
     system.updated_at = ctx.now()
     ctx.session.flush()
@@ -147,7 +160,7 @@ def update_system(ctx: Ctx, key: str, data: SystemUpdate) -> AISystem:
 
 def transition_system(ctx: Ctx, key: str, data: Transition) -> AISystem:
     ctx.require("systems:transition")
-    system = get_system(ctx.session, key)
+    system = get_system(ctx.session, key, for_update=True)
     if data.version != system.version:
         raise StaleVersion(f"system '{key}'", data.version, system.version)
     check_transition(key, system.stage, data.to)
@@ -183,8 +196,9 @@ def list_systems(
     if flt.tag:
         stmt = stmt.where(AISystem.id.in_(select(SystemTag.system_id).where(SystemTag.tag == flt.tag)))
     if flt.q:
-        like = f"%{flt.q.lower()}%"
-        stmt = stmt.where(AISystem.name.ilike(like) | AISystem.key.ilike(like))
+        stmt = stmt.where(
+            AISystem.name.icontains(flt.q, autoescape=True) | AISystem.key.icontains(flt.q, autoescape=True)
+        )
     rows, next_cursor = paginate(
         ctx.session, stmt, sort=sort, sortable=SORTABLE, id_col=AISystem.id, limit=limit, cursor=cursor
     )
