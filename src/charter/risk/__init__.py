@@ -1,0 +1,1 @@
+"""Risk register: matrices as data, scoring, lifecycle, mitigations, acceptance, views, gate facts."""
