@@ -1,0 +1,78 @@
+"""The built-in namespaces of the gate facts document and their CEL types (docs/releases.md lists them)."""
+
+from __future__ import annotations
+
+from charter.policy.rules import Namespace
+
+CORE_SCHEMA: dict[str, Namespace] = {
+    "now": "timestamp",
+    "system": {
+        "key": "string",
+        "name": "string",
+        "lifecycle_stage": "string",
+        "risk_tier": "string",
+        "deployment_type": "string",
+        "data_categories": "list(string)",
+        "tags": "list(string)",
+        "users_affected": "int",
+        "owner": "string",
+        "vendor_name": "string",
+        "allowed_stages": "list(string)",
+    },
+    "release": {
+        "version": "int",
+        "content_hash": "string",
+        "change_type": "string",
+        "summary": "string",
+        "expected_impact": "string",
+        "risk_keys": "list(string)",
+        "artifact_kinds": "list(string)",
+        "artifact_count": "int",
+        "requested_by": "string",
+        "submitted_at": "timestamp",
+        "age_days": "int",
+    },
+    "target": {"stage": "string", "previous_stage": "string", "status": "string", "allowed": "bool"},
+    "risk": {
+        "open_total": "int",
+        "open_critical": "int",
+        "open_high": "int",
+        "open_high_without_mitigation": "int",
+        "open_high_without_plan": "int",
+        "open_unassessed": "int",
+        "overdue_reviews": "int",
+        "accepted_expired": "int",
+        "open_by_level": "map(string, int)",
+        "open_keys": "list(string)",
+        "open_critical_keys": "list(string)",
+        "high_without_mitigation_keys": "list(string)",
+        "high_without_plan_keys": "list(string)",
+        "overdue_review_keys": "list(string)",
+        "accepted_expired_keys": "list(string)",
+    },
+    "procedures": "map(string, map(string, dyn))",
+    "release_procedures": "map(string, map(string, dyn))",
+    "approvals": {
+        "count": "int",
+        "distinct_approvers": "int",
+        "approvers": "list(string)",
+        "roles": "list(string)",
+        "governance_count": "int",
+        "rejections": "int",
+        "rejected_by": "list(string)",
+        "by_requester": "int",
+        "ignored_stale": "int",
+        "items": "list(map(string, dyn))",
+    },
+    "history": {
+        "days_in_sandbox": "int",
+        "days_in_pilot": "int",
+        "days_in_production": "int",
+        "days_in_previous_stage": "int",
+        "previous_stage_status": "string",
+        "deployed_in_previous_stage": "bool",
+        "ever_deployed": "list(string)",
+        "currently_deployed_in": "list(string)",
+    },
+}
+PLACEHOLDERS: dict[str, Namespace] = {"monitoring": "map(string, dyn)", "evaluation": "map(string, dyn)"}

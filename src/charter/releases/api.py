@@ -1,0 +1,161 @@
+"""Releases over HTTP: thin endpoints over charter.releases.service and charter.releases.deploy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from charter.deps import CtxDep
+from charter.inventory.service import get_system
+from charter.releases import deploy, history, service, verify, views
+from charter.releases.schemas import (
+    DecisionIn,
+    DeploymentRead,
+    PointerRead,
+    PromoteIn,
+    ReleaseCreate,
+    ReleaseRead,
+    ReleaseSummary,
+    RollbackIn,
+    Stage,
+    StageRequest,
+    StagesIn,
+    StagesRead,
+    VerificationRead,
+    WithdrawIn,
+)
+
+router = APIRouter(prefix="/systems/{key}", tags=["releases"])
+SHA = Annotated[str, Query(min_length=64, max_length=64, description="SHA-256 of the running artifact")]
+
+
+def _read(ctx: CtxDep, key: str, version: int) -> ReleaseRead:
+    system, release = service.get_release(ctx.session, key, version)
+    return views.to_read(ctx.session, system, release)
+
+
+@router.post("/releases", status_code=201, summary="Submit a release (immutable once submitted)")
+def submit(key: str, body: ReleaseCreate, ctx: CtxDep) -> ReleaseRead:
+    system, release = service.submit_release(ctx, key, body)
+    ctx.commit()
+    return views.to_read(ctx.session, system, release)
+
+
+@router.get("/releases", summary="List a system's releases with their status per stage")
+def list_releases(key: str, ctx: CtxDep) -> list[ReleaseSummary]:
+    return views.list_releases(ctx, key)
+
+
+@router.get("/releases/{version}", summary="Read one release: artifacts, change record, stages, approvals")
+def read(key: str, version: int, ctx: CtxDep) -> ReleaseRead:
+    return views.read_release(ctx, key, version)
+
+
+@router.get("/releases/{v1}/diff/{v2}", summary="What changed between two releases")
+def diff(key: str, v1: int, v2: int, ctx: CtxDep) -> dict[str, Any]:
+    return views.diff_releases(ctx, key, v1, v2)
+
+
+@router.post("/releases/{version}/requests", status_code=201, summary="Request promotion to a stage")
+def request_stage(key: str, version: int, body: StageRequest, ctx: CtxDep) -> ReleaseRead:
+    service.request_stage(ctx, key, version, body)
+    ctx.commit()
+    return _read(ctx, key, version)
+
+
+@router.post("/releases/{version}/approvals", status_code=201, summary="Approve or reject a release for a stage")
+def decide(key: str, version: int, body: DecisionIn, ctx: CtxDep) -> ReleaseRead:
+    service.decide(ctx, key, version, body)
+    ctx.commit()
+    return _read(ctx, key, version)
+
+
+@router.post("/releases/{version}/withdraw", summary="Withdraw a release from a stage")
+def withdraw(key: str, version: int, body: WithdrawIn, ctx: CtxDep) -> ReleaseRead:
+    service.withdraw(ctx, key, version, body)
+    ctx.commit()
+    return _read(ctx, key, version)
+
+
+@router.post(
+    "/releases/{version}/promote",
+    summary="Deploy a release to a stage; the gate is evaluated now and a failure is a 409 naming the rules",
+)
+def promote(key: str, version: int, body: PromoteIn, ctx: CtxDep) -> dict[str, Any]:
+    from charter.policy.gate import to_read as gate_read
+
+    try:
+        move, evaluation = deploy.promote(ctx, key, version, body)
+    except deploy.GateRefused:
+        ctx.commit()  # the refused evaluation is evidence too
+        raise
+    ctx.commit()
+    system, _release = service.get_release(ctx.session, key, version)
+    return {
+        "deployment": history.to_deployment_read(ctx.session, system, [move])[0].model_dump(mode="json"),
+        "gate": gate_read(evaluation, key, version).model_dump(mode="json"),
+    }
+
+
+@router.post("/rollback", summary="Redeploy the previous (or a named) release at a stage, with a reason")
+def rollback(key: str, body: RollbackIn, ctx: CtxDep) -> DeploymentRead:
+    move = deploy.rollback(ctx, key, body)
+    ctx.commit()
+    system = get_system(ctx.session, key)
+    return history.to_deployment_read(ctx.session, system, [move])[0]
+
+
+@router.get("/deployments", summary="What is deployed at each stage now, and possible shadow deployments")
+def deployments(key: str, ctx: CtxDep) -> dict[str, Any]:
+    stages = views.read_stages(ctx, key)
+    flagged = verify.verifications(ctx, key, flagged=True, limit=20)
+    return {
+        "system": key,
+        "stages": stages.stages,
+        "deployed": [p.model_dump(mode="json") for p in stages.pointers],
+        "possible_shadow_deployments": [v.model_dump(mode="json") for v in flagged],
+    }
+
+
+@router.get("/deployments/history", summary="Every pointer move: who, when, from, to, why")
+def deployment_history(key: str, ctx: CtxDep, stage: Stage | None = None) -> list[DeploymentRead]:
+    return history.history(ctx, key, stage)
+
+
+@router.get("/deployments/at", summary="What was deployed at a stage at time T")
+def deployed_at(key: str, stage: Stage, at: datetime, ctx: CtxDep) -> PointerRead:
+    return history.deployed_at(ctx, key, stage, at)
+
+
+@router.get(
+    "/deployments/verify",
+    summary="Does this artifact belong to the release deployed at the stage? (recorded; failures are flagged)",
+)
+def verify_deployment(key: str, stage: Stage, sha256: SHA, ctx: CtxDep) -> VerificationRead:
+    result = verify.verify(ctx, key, stage, sha256)
+    ctx.commit()
+    return result
+
+
+@router.get("/deployments/verifications", summary="Recorded verifications; flagged=true: possible shadow deployments")
+def verifications(
+    key: str,
+    ctx: CtxDep,
+    flagged: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[VerificationRead]:
+    return verify.verifications(ctx, key, flagged, limit)
+
+
+@router.get("/release-stages", summary="The release stages this system goes through")
+def read_stages(key: str, ctx: CtxDep) -> StagesRead:
+    return views.read_stages(ctx, key)
+
+
+@router.put("/release-stages", summary="Choose the release stages this system goes through")
+def set_stages(key: str, body: StagesIn, ctx: CtxDep) -> StagesRead:
+    result = service.set_stages(ctx, key, body)
+    ctx.commit()
+    return result

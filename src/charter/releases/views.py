@@ -1,0 +1,130 @@
+"""Reading releases: one release with its stages and approvals, the list, a diff, the stage settings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from charter.inventory.service import get_system
+from charter.releases.facts import allowed_stages
+from charter.releases.history import current_pointers
+from charter.releases.models import Release, ReleaseApproval, ReleaseStage, ReleaseStageConfig
+from charter.releases.rules import TRANSITIONS, diff
+from charter.releases.schemas import ApprovalRead, ArtifactRead, ReleaseRead, ReleaseSummary, StageRead, StagesRead
+from charter.releases.service import artifact_dicts, artifacts_of, change_of, get_release
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from charter.context import Ctx
+    from charter.inventory.models import AISystem
+
+
+def to_read(session: Session, system: AISystem, release: Release) -> ReleaseRead:
+    rows = list(
+        session.execute(
+            select(ReleaseStage).where(ReleaseStage.release_id == release.id).order_by(ReleaseStage.id)
+        ).scalars()
+    )
+    decisions = list(
+        session.execute(
+            select(ReleaseApproval).where(ReleaseApproval.release_id == release.id).order_by(ReleaseApproval.id)
+        ).scalars()
+    )
+    return ReleaseRead(
+        id=release.id,
+        system=system.key,
+        version=release.version,
+        content_hash=release.content_hash,
+        change=change_of(release),
+        artifacts=[ArtifactRead(**a) for a in artifact_dicts(artifacts_of(session, release.id))],
+        requested_by=release.requested_by,
+        submitted_at=release.submitted_at,
+        stages=[
+            StageRead(
+                stage=r.stage,
+                status=r.status,
+                requested_by=r.requested_by,
+                requested_at=r.requested_at,
+                updated_at=r.updated_at,
+                reason=r.reason,
+                version=r.version,
+                allowed_transitions=sorted(TRANSITIONS[r.status]),
+            )
+            for r in rows
+        ],
+        approvals=[
+            ApprovalRead(
+                stage=d.stage,
+                user=d.username,
+                role=d.role,
+                decision=d.decision,
+                comment=d.comment,
+                decided_at=d.decided_at,
+                content_hash=d.content_hash,
+                valid=d.content_hash == release.content_hash,
+            )
+            for d in decisions
+        ],
+    )
+
+
+def read_release(ctx: Ctx, system_key: str, version: int) -> ReleaseRead:
+    ctx.require("releases:read")
+    system, release = get_release(ctx.session, system_key, version)
+    return to_read(ctx.session, system, release)
+
+
+def list_releases(ctx: Ctx, system_key: str) -> list[ReleaseSummary]:
+    ctx.require("releases:read")
+    system = get_system(ctx.session, system_key)
+    releases = list(
+        ctx.session.execute(select(Release).where(Release.system_id == system.id).order_by(Release.version)).scalars()
+    )
+    statuses: dict[int, dict[str, str]] = {}
+    for row in ctx.session.execute(
+        select(ReleaseStage.release_id, ReleaseStage.stage, ReleaseStage.status).where(
+            ReleaseStage.system_id == system.id
+        )
+    ):
+        statuses.setdefault(row.release_id, {})[row.stage] = row.status
+    return [
+        ReleaseSummary(
+            system=system.key,
+            version=r.version,
+            change_type=r.change_type,
+            summary=r.change_summary,
+            requested_by=r.requested_by,
+            submitted_at=r.submitted_at,
+            content_hash=r.content_hash,
+            statuses=statuses.get(r.id, {}),
+        )
+        for r in releases
+    ]
+
+
+def diff_releases(ctx: Ctx, system_key: str, v1: int, v2: int) -> dict[str, Any]:
+    ctx.require("releases:read")
+    _s, a = get_release(ctx.session, system_key, v1)
+    _s, b = get_release(ctx.session, system_key, v2)
+    result = diff(
+        artifact_dicts(artifacts_of(ctx.session, a.id)),
+        change_of(a),
+        artifact_dicts(artifacts_of(ctx.session, b.id)),
+        change_of(b),
+    )
+    return {"system": system_key, "from_version": v1, "to_version": v2, **result}
+
+
+def read_stages(ctx: Ctx, system_key: str) -> StagesRead:
+    ctx.require("releases:read")
+    system = get_system(ctx.session, system_key)
+    config = ctx.session.get(ReleaseStageConfig, system.id)
+    return StagesRead(
+        system=system.key,
+        stages=allowed_stages(ctx.session, system.id),
+        configured=config is not None,
+        version=config.version if config else None,
+        pointers=current_pointers(ctx.session, system),
+    )
