@@ -1,0 +1,1 @@
+"""Incident management: severities, lifecycle, escalation timers, playbooks, postmortems, regulatory clocks."""

@@ -1,0 +1,1 @@
+"""Notifications: one service for every event (incidents, alerts, approvals, deadlines); Apprise and signed webhooks."""
