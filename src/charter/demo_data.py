@@ -72,4 +72,8 @@ def seed(ctx: Ctx) -> list[str]:
         ),
     )
     inventory.transition_system(ctx, doc.key, Transition(to="sandbox", version=doc.version))
-    return [f"demo: seeded users grace/alan/ada/audrey (password '{DEMO_PASSWORD}') and 3 systems"]
+    notes = [f"demo: seeded users grace/alan/ada/audrey (password '{DEMO_PASSWORD}') and 3 systems"]
+    # Risks, a release history, a day of metrics with a firing alert, an open incident, a review in progress.
+    from charter.web.demo import extend_demo
+
+    return notes + extend_demo(ctx)

@@ -1,0 +1,183 @@
+"""Console dashboard server time at 50 systems / 2,000 risks / 100,000 metric points (SQLite).
+
+    .venv/bin/python benchmarks/console.py [--systems 50] [--risks 2000] [--points 100000] [--runs 30]
+
+Seeds a fresh SQLite database: the systems through the inventory service, the risks and the metric points
+in bulk with SQLAlchemy Core (points through the monitoring ingest, which is Core inserts plus the roll-ups
+its charts read), with one system's accuracy below its alert threshold. Then times GET / for a governance
+user through the real ASGI app (session cookie, CSRF-bearing page, every panel: health, firing alerts,
+incidents, heat map, waiting-for-me, overdue, stage x tier, recent ledger entries). Prints median and p95
+of the server time; the peer in the same run is GET /healthz (the floor of any request through the stack).
+Target: dashboard median < 150 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+TARGET_MS = 150.0
+
+
+def seed(factory: Any, settings: Any, systems: int, risks: int, points: int) -> None:
+    from sqlalchemy import insert, select
+
+    from charter.access.principal import SYSTEM, Principal
+    from charter.access.schemas import UserCreate
+    from charter.access.service import _create_user
+    from charter.clock import SystemClock
+    from charter.context import Ctx
+    from charter.inventory import service as inventory
+    from charter.inventory.models import AISystem
+    from charter.inventory.schemas import SystemCreate
+    from charter.monitoring import ingest
+    from charter.risk.matrices import active_matrix
+    from charter.risk.models import Risk
+
+    clock = SystemClock()
+    now = clock.now()
+    with factory() as session:
+        ctx = Ctx(session=session, principal=SYSTEM, clock=clock, settings=settings, request_id="bench")
+        eng = _create_user(ctx, UserCreate(username="eng", role="engineer", password="benchmark-pass"))
+        _create_user(ctx, UserCreate(username="gov", role="governance", password="benchmark-pass"))
+        as_eng = Ctx(
+            session=session,
+            principal=Principal(kind="user", user_id=eng.id, name="eng", role="engineer"),
+            clock=clock,
+            settings=settings,
+        )
+        for i in range(systems):
+            inventory.create_system(
+                as_eng, SystemCreate(key=f"system-{i:03d}", name=f"System {i}", deployment_type="in_house_model")
+            )
+        session.flush()
+        ids = list(session.execute(select(AISystem.id).order_by(AISystem.id)).scalars())
+        spec = active_matrix(session)
+        rows = []
+        for n in range(1, risks + 1):
+            li, im = n % 5 + 1, (n // 5) % 5 + 1
+            rli, rim = max(1, li - 1), max(1, im - 1)
+            level = spec.level_for(li * im).key
+            rows.append(
+                {
+                    "number": n,
+                    "key": f"RISK-{n:04d}",
+                    "system_id": ids[n % len(ids)],
+                    "title": f"Risk {n}",
+                    "description": "",
+                    "category": ("privacy", "fairness", "safety", "security")[n % 4],
+                    "owner_id": eng.id,
+                    "status": ("assessed", "treating", "identified")[n % 3],
+                    "matrix_name": spec.name,
+                    "matrix_version": spec.version,
+                    "inherent_likelihood": li,
+                    "inherent_impact": im,
+                    "inherent_score": li * im,
+                    "inherent_level": level,
+                    "residual_likelihood": rli,
+                    "residual_impact": rim,
+                    "residual_score": rli * rim,
+                    "residual_level": spec.level_for(rli * rim).key,
+                    "level": level,
+                    "score": li * im,
+                    "next_review_at": now + timedelta(days=n % 90 - 10),
+                    "created_at": now,
+                    "updated_at": now,
+                    "status_changed_at": now,
+                    "version": 1,
+                }
+            )
+        session.execute(insert(Risk), rows)
+        per_system = points // systems
+        start = now - timedelta(hours=24)
+        step = timedelta(hours=24) / per_system
+        for i in range(systems):
+            batch = [
+                {
+                    "name": "accuracy",
+                    "value": 0.95 - (0.2 if i == 0 and j > per_system - 5 else 0.0),
+                    "ts": (start + j * step).isoformat(),
+                }
+                for j in range(per_system)
+            ]
+            for b in range(0, len(batch), 10_000):
+                ingest.ingest(
+                    as_eng, f"system-{i:03d}", {"batch_id": f"bench-{i}-{b}", "points": batch[b : b + 10_000]}
+                )
+        session.commit()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--systems", type=int, default=50)
+    parser.add_argument("--risks", type=int, default=2000)
+    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+
+    from fastapi.testclient import TestClient
+
+    import charter.models
+    import charter.web.models  # noqa: F401
+    from charter.access.models import User
+    from charter.app import create_app
+    from charter.clock import SystemClock
+    from charter.db import Base, make_engine, make_session_factory
+    from charter.migrate import upgrade
+    from charter.settings import Settings
+    from charter.web.auth.session import COOKIE, start
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(env="test", data_dir=Path(tmp))
+        engine = make_engine(settings.db_url)
+        upgrade(engine)
+        Base.metadata.create_all(engine)
+        factory = make_session_factory(engine)
+        t0 = time.perf_counter()
+        seed(factory, settings, args.systems, args.risks, args.points)
+        print(
+            f"seeded {args.systems} systems, {args.risks} risks, {args.points} metric points "
+            f"in {time.perf_counter() - t0:.1f} s (SQLite, {datetime.now(UTC):%Y-%m-%d})"
+        )
+        with factory() as session:
+            from sqlalchemy import select
+
+            gov = session.execute(select(User).where(User.username == "gov")).scalar_one()
+            _row, clear = start(session, SystemClock(), gov, lifetime=timedelta(hours=1))
+            session.commit()
+        app = create_app(settings, engine=engine, session_factory=factory)
+        client = TestClient(app)
+        client.cookies.set(COOKIE, clear)
+
+        def timed(path: str) -> list[float]:
+            out = []
+            for _ in range(args.runs):
+                started = time.perf_counter()
+                r = client.get(path)
+                out.append((time.perf_counter() - started) * 1000)
+                assert r.status_code == 200, r.text[:500]
+            return out
+
+        page = client.get("/")
+        assert "Risk heat map" in page.text and "alerts firing" in page.text, "dashboard is missing panels"
+        timed("/")  # warm-up (template compilation, first queries)
+        dash = timed("/")
+        floor = timed("/healthz")
+        med, p95 = statistics.median(dash), sorted(dash)[int(0.95 * (len(dash) - 1))]
+        print(f"dashboard GET /   median {med:6.1f} ms   p95 {p95:6.1f} ms   ({args.runs} runs)")
+        peer = statistics.median(floor)
+        print(f"peer GET /healthz median {peer:6.1f} ms   (dashboard / peer: {med / peer:.0f}x)")
+        ok = med < TARGET_MS
+        print(f"target: median < {TARGET_MS:.0f} ms -> {'OK' if ok else 'MISSED'}")
+        engine.dispose()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

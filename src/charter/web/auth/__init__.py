@@ -1,0 +1,1 @@
+"""Console authentication: server-side sessions, login rate limit."""

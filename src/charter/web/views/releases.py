@@ -1,0 +1,113 @@
+"""Releases: overview, a system's releases and deployment timeline, submit a release."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+
+from charter.context import Ctx
+from charter.errors import CharterError
+from charter.inventory import service as inventory
+from charter.releases import history as release_history
+from charter.releases import service as releases
+from charter.releases.rules import ARTIFACT_KINDS, CHANGE_TYPES
+from charter.releases.schemas import ReleaseCreate
+from charter.web.deps import Form, WebCtx, WebRoute, field
+from charter.web.forms import GENERAL, field_errors, split_list, values
+from charter.web.render import redirect, render
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+ARTIFACT_ROWS = 3
+
+
+def pending(ctx: Ctx, systems: list[Any]) -> list[dict[str, Any]]:
+    """Releases waiting at a stage (pending approval or approved, not yet deployed), oldest first."""
+    out = []
+    for system in systems:
+        for rel in releases.list_releases(ctx, system.key):
+            for stage, status in rel.statuses.items():
+                if status in ("pending_approval", "approved"):
+                    out.append({"system": system, "release": rel, "stage": stage, "status": status})
+    return sorted(out, key=lambda p: p["release"].submitted_at)
+
+
+@router.get("/releases")
+def overview(request: Request, ctx: WebCtx) -> Response:
+    ctx.require("releases:read")
+    systems = inventory.list_systems(ctx, inventory.SystemFilter(), limit=500)[0]
+    deployed = {s.key: releases.read_stages(ctx, s.key) for s in systems if s.stage != "retired"}
+    return render(request, "releases/index.html", systems=systems, deployed=deployed, pending=pending(ctx, systems))
+
+
+def _tab(request: Request, ctx: Ctx, key: str, status: int = 200, **context: Any) -> Response:
+    from charter.web.views.systems import system_page
+
+    context.setdefault("form", {"change_type": "retrain"})
+    context.setdefault("errors", {})
+    return system_page(
+        request,
+        ctx,
+        key,
+        "releases",
+        "systems/releases.html",
+        status=status,
+        releases=list(reversed(releases.list_releases(ctx, key))),
+        stages=releases.read_stages(ctx, key),
+        history=list(reversed(release_history.history(ctx, key))),
+        artifact_kinds=ARTIFACT_KINDS,
+        change_types=CHANGE_TYPES,
+        artifact_rows=range(ARTIFACT_ROWS),
+        **context,
+    )
+
+
+@router.get("/systems/{key}/releases")
+def system_tab(request: Request, ctx: WebCtx, key: str) -> Response:
+    return _tab(request, ctx, key)
+
+
+def _artifacts(form: Any) -> list[dict[str, str]]:
+    rows = []
+    for i in range(ARTIFACT_ROWS):
+        row = {k: field(form, f"artifact-{i}-{k}") for k in ("kind", "name", "uri", "sha256")}
+        if row["name"] or row["uri"] or row["sha256"]:
+            rows.append(row)
+    return rows
+
+
+@router.post("/systems/{key}/releases")
+def submit(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
+    try:
+        data = ReleaseCreate.model_validate(
+            {
+                "artifacts": _artifacts(form),
+                "change": {
+                    "summary": field(form, "summary"),
+                    "type": field(form, "change_type"),
+                    "expected_impact": field(form, "expected_impact"),
+                    "risk_keys": split_list(field(form, "risk_keys").upper()),
+                },
+            }
+        )
+        _system, release = releases.submit_release(ctx, key, data)
+        ctx.commit()
+    except ValidationError as exc:
+        ctx.session.rollback()
+        return _tab(request, ctx, key, 422, form=values(form), errors=field_errors(exc))
+    except CharterError as exc:
+        ctx.session.rollback()
+        if exc.status == 403:
+            raise
+        return _tab(request, ctx, key, exc.status, form=values(form), errors={GENERAL: exc.detail})
+    return redirect(
+        request,
+        f"/systems/{key}/releases/{release.version}",
+        f"Release {release.version} submitted. Request a stage to start its approvals.",
+    )
+
+
+from charter.web.views.release_detail import router as _detail  # noqa: E402
+
+router.include_router(_detail)

@@ -1,0 +1,263 @@
+"""AI systems: list, register, overview, edit, stage moves, the system's ledger entries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+
+from charter.errors import CharterError
+from charter.inventory import service
+from charter.inventory.rules import DATA_CATEGORIES, DEPLOYMENT_TYPES, RISK_TIERS, STAGES
+from charter.inventory.schemas import SystemCreate, SystemRead, SystemUpdate, Transition
+from charter.web.deps import Form, WebCtx, WebRoute, field
+from charter.web.forms import GENERAL, field_errors, optional_int, split_list, values
+from charter.web.nav import system_tabs
+from charter.web.render import fragment, is_htmx, redirect, render
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+SORTS = {
+    "key": "Key",
+    "name": "Name",
+    "stage": "Stage",
+    "risk_tier": "Risk tier",
+    "-updated_at": "Recently changed",
+    "-created_at": "Recently registered",
+}
+CHOICES = {
+    "stages": STAGES,
+    "tiers": RISK_TIERS,
+    "deployment_types": DEPLOYMENT_TYPES,
+    "data_categories": DATA_CATEGORIES,
+}
+
+
+def system_page(request: Request, ctx: Any, key: str, tab: str, template: str, **context: Any) -> Response:
+    """Render one tab of the system page (header, tabs, then the tab's template)."""
+    system = context.pop("system", None) or service.read_system(ctx, key)
+    return render(
+        request,
+        template,
+        system=system,
+        tabs=system_tabs(request, ctx.principal, key, tab),
+        **context,
+    )
+
+
+# ----------------------------------------------------------------------------- list
+
+
+@router.get("/systems")
+def list_page(request: Request, ctx: WebCtx) -> Response:
+    q = request.query_params
+    flt = service.SystemFilter(
+        stage=q.get("stage") or None,
+        risk_tier=q.get("risk_tier") or None,
+        owner=q.get("owner") or None,
+        tag=q.get("tag") or None,
+        q=q.get("q") or None,
+    )
+    sort = q.get("sort") or "key"
+    if sort not in SORTS:
+        sort = "key"
+    items, next_cursor = service.list_systems(ctx, flt, sort=sort, limit=50, cursor=q.get("cursor") or None)
+    context: dict[str, Any] = {
+        "systems": items,
+        "next_cursor": next_cursor,
+        "filters": flt,
+        "sort": sort,
+        "sorts": SORTS,
+        "filtered": any(vars(flt).values()),
+        "query": {k: v for k, v in q.items() if k != "cursor" and v},
+        **CHOICES,
+    }
+    if is_htmx(request) and request.headers.get("hx-target") == "systems-table":
+        return fragment(request, "systems/_table.html", **context)
+    return render(request, "systems/list.html", **context)
+
+
+# ----------------------------------------------------------------------------- register
+
+
+def _form_page(request: Request, ctx: Any, status: int = 200, **context: Any) -> Response:
+    context.setdefault("form", {"owner": ctx.principal.name, "deployment_type": "in_house_model"})
+    context.setdefault("errors", {})
+    return render(request, "systems/new.html", status=status, **CHOICES, **context)
+
+
+@router.get("/systems/new")
+def new_form(request: Request, ctx: WebCtx) -> Response:
+    ctx.require("systems:write")
+    return _form_page(request, ctx)
+
+
+def _create_payload(form: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "key": field(form, "key"),
+        "name": field(form, "name"),
+        "deployment_type": field(form, "deployment_type"),
+        "description": field(form, "description"),
+        "problem_statement": field(form, "problem_statement"),
+        "owner": field(form, "owner") or None,
+        "business_unit": field(form, "business_unit"),
+        "vendor_name": field(form, "vendor_name") or None,
+        "data_categories": [v for v in form.getlist("data_categories") if isinstance(v, str)],
+        "users_affected": optional_int(field(form, "users_affected")),
+        "tags": split_list(field(form, "tags")),
+    }
+    tier = field(form, "risk_tier")
+    if tier and tier != "unclassified":
+        payload["risk_tier"] = tier
+        payload["risk_tier_reason"] = field(form, "risk_tier_reason")
+    return payload
+
+
+@router.post("/systems")
+def register(request: Request, ctx: WebCtx, form: Form) -> Response:
+    submitted = values(form) | {"data_categories": [v for v in form.getlist("data_categories") if isinstance(v, str)]}
+    try:
+        data = SystemCreate.model_validate(_create_payload(form))
+        system = service.create_system(ctx, data)
+        ctx.commit()
+    except ValidationError as exc:
+        return _form_page(request, ctx, 422, form=submitted, errors=field_errors(exc))
+    except CharterError as exc:
+        return _form_page(request, ctx, exc.status, form=submitted, errors={GENERAL: exc.detail})
+    return redirect(request, f"/systems/{system.key}", f"Registered '{system.name}' in stage proposed.")
+
+
+# ----------------------------------------------------------------------------- one system
+
+
+@router.get("/systems/{key}")
+def overview(request: Request, ctx: WebCtx, key: str) -> Response:
+    return system_page(
+        request, ctx, key, "overview", "systems/overview.html", summary=_summary(request, ctx, key), stages=STAGES
+    )
+
+
+def _summary(request: Request, ctx: Any, key: str) -> list[dict[str, Any]]:
+    """Counts other areas contribute to the overview (e.g. open risks, open incidents)."""
+    from charter.web.panels import system_summary
+
+    return system_summary(request, ctx, key)
+
+
+@router.get("/systems/{key}/edit")
+def edit_form(request: Request, ctx: WebCtx, key: str) -> Response:
+    ctx.require("systems:write")
+    system = service.read_system(ctx, key)
+    return _edit_page(request, ctx, system, form=_as_form(system), errors={})
+
+
+def _as_form(system: SystemRead) -> dict[str, Any]:
+    data = system.model_dump()
+    data["tags"] = ", ".join(system.tags)
+    data["users_affected"] = "" if system.users_affected is None else str(system.users_affected)
+    data["vendor_name"] = system.vendor_name or ""
+    data["owner"] = system.owner or ""
+    return data
+
+
+def _edit_page(request: Request, ctx: Any, system: SystemRead, status: int = 200, **context: Any) -> Response:
+    return system_page(
+        request, ctx, system.key, "overview", "systems/edit.html", system=system, status=status, **CHOICES, **context
+    )
+
+
+def _changes(system: SystemRead, form: Any) -> dict[str, Any]:
+    """Only the fields the person changed (unchanged fields are not sent to the service)."""
+    new: dict[str, Any] = {
+        "name": field(form, "name"),
+        "description": field(form, "description"),
+        "problem_statement": field(form, "problem_statement"),
+        "owner": field(form, "owner") or None,
+        "business_unit": field(form, "business_unit"),
+        "deployment_type": field(form, "deployment_type"),
+        "vendor_name": field(form, "vendor_name") or None,
+        "data_categories": sorted({v for v in form.getlist("data_categories") if isinstance(v, str)}),
+        "users_affected": optional_int(field(form, "users_affected")),
+        "tags": sorted(set(split_list(field(form, "tags")))),
+    }
+    current = system.model_dump()
+    changes = {k: v for k, v in new.items() if v != current.get(k)}
+    tier, reason = field(form, "risk_tier"), field(form, "risk_tier_reason")
+    if tier and (tier != system.risk_tier or (reason and reason != system.risk_tier_reason)):
+        changes["risk_tier"] = tier
+        changes["risk_tier_reason"] = reason
+    return changes
+
+
+@router.post("/systems/{key}/edit")
+def edit(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
+    system = service.read_system(ctx, key)
+    submitted = values(form) | {"data_categories": [v for v in form.getlist("data_categories") if isinstance(v, str)]}
+    try:
+        changes = _changes(system, form)
+        if not changes:
+            return redirect(request, f"/systems/{key}", "Nothing changed.", "info")
+        data = SystemUpdate.model_validate(
+            {"version": optional_int(field(form, "version")), "reason": field(form, "reason") or None, **changes}
+        )
+        service.update_system(ctx, key, data)
+        ctx.commit()
+    except ValidationError as exc:
+        return _edit_page(request, ctx, system, 422, form=submitted, errors=field_errors(exc))
+    except CharterError as exc:
+        return _edit_page(request, ctx, system, exc.status, form=submitted, errors={GENERAL: exc.detail})
+    return redirect(request, f"/systems/{key}", "Saved. The change is in the ledger.")
+
+
+@router.post("/systems/{key}/transition")
+def transition(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
+    target = field(form, "to")
+    reason = field(form, "reason") or None
+    if target == "retired" and field(form, "confirm") != "yes":
+        current = service.read_system(ctx, key)
+        ctx.require("systems:transition")
+        return render(
+            request,
+            "confirm.html",
+            title=f"Retire {current.name}?",
+            message="Retiring is final: a retired system cannot move to any other stage. "
+            "Its history, risks and ledger entries stay readable.",
+            action=f"/systems/{key}/transition",
+            fields={"to": target, "version": field(form, "version"), "reason": reason or ""},
+            confirm_label="Yes, retire this system",
+            cancel_href=f"/systems/{key}",
+            reason_required=False,
+        )
+    try:
+        data = Transition.model_validate(
+            {"to": target, "version": optional_int(field(form, "version")), "reason": reason}
+        )
+        system = service.transition_system(ctx, key, data)
+        ctx.commit()
+    except ValidationError as exc:
+        return redirect(request, f"/systems/{key}", _first(exc), "error")
+    except CharterError as exc:
+        if exc.status == 403:
+            raise
+        return redirect(request, f"/systems/{key}", exc.detail, "error")
+    return redirect(request, f"/systems/{key}", f"'{system.name}' moved to stage {system.stage}.")
+
+
+def _first(exc: ValidationError) -> str:
+    errors = field_errors(exc)
+    key, msg = next(iter(errors.items()))
+    return msg if key == GENERAL else f"{key}: {msg}"
+
+
+@router.get("/systems/{key}/ledger")
+def ledger_tab(request: Request, ctx: WebCtx, key: str) -> Response:
+    from charter.web.views.ledger import entries_for
+
+    system = service.read_system(ctx, key)
+    entries, next_cursor = entries_for(
+        ctx, entity_type="system", entity_id=key, cursor=request.query_params.get("cursor")
+    )
+    return system_page(
+        request, ctx, key, "ledger", "systems/ledger.html", system=system, entries=entries, next_cursor=next_cursor
+    )

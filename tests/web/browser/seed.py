@@ -1,0 +1,31 @@
+"""What the live server starts with: the demo (charter serve --demo, extended with the console's living
+scenario) plus one user per role (username = role name), all through the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from charter.access.principal import SYSTEM
+from charter.access.roles import ROLES
+from charter.access.schemas import UserCreate
+from charter.access.service import _create_user
+from charter.clock import SystemClock
+from charter.context import Ctx
+from charter.settings import Settings
+
+PASSWORD = "browser-test-password"
+
+
+def seed(factory: Any, settings: Settings) -> None:
+    from charter.demo import seed_demo
+    from charter.web.demo import extend_demo
+
+    with factory() as session:
+        ctx = Ctx(session=session, principal=SYSTEM, clock=SystemClock(), settings=settings, request_id="seed")
+        for role in ROLES:
+            _create_user(
+                ctx, UserCreate(username=role, role=role, password=PASSWORD, display_name=f"{role.title()} User")
+            )
+        seed_demo(ctx)
+        extend_demo(ctx)
+        session.commit()
