@@ -37,22 +37,19 @@ def seeded_server(data_dir: Path) -> tuple[str, object]:
     from charter.app import create_app
     from charter.clock import SystemClock
     from charter.context import Ctx
-    from charter.db import Base, make_engine, make_session_factory
+    from charter.db import make_engine, make_session_factory
     from charter.demo import seed_demo
     from charter.incidents.models import Incident
     from charter.migrate import upgrade
     from charter.settings import Settings
-    from charter.web.demo import extend_demo
 
     settings = Settings(env="dev", data_dir=data_dir)
     engine = make_engine(settings.db_url)
     upgrade(engine)
-    Base.metadata.create_all(engine)
     factory = make_session_factory(engine)
     with factory() as session:
         ctx = Ctx(session=session, principal=SYSTEM, clock=SystemClock(), settings=settings, request_id="screens")
         seed_demo(ctx)
-        extend_demo(ctx)
         session.commit()
         incident = session.execute(select(Incident.key).order_by(Incident.id).limit(1)).scalar_one_or_none()
     with socket.socket() as s:

@@ -2,13 +2,12 @@
 
 Built on the three systems charter.demo_data seeds (support-chatbot, claims-triage, contract-summariser)
 and its people (grace: governance, alan: approver, ada: engineer), entirely through the domain services,
-so every step is in the ledger and verifies. `charter serve --demo` can call extend_demo() after seed();
-the browser tests and scripts/screenshots.py use it too. Areas that are not installed are skipped.
+so every step is in the ledger and verifies. charter.demo_data.seed() calls extend_demo() (so do the
+browser tests and scripts/screenshots.py, through seed()).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import timedelta
 from typing import Any
 
@@ -17,13 +16,6 @@ from sqlalchemy import select
 from charter.access.models import User
 from charter.access.principal import Principal
 from charter.context import Ctx
-
-
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def _as(ctx: Ctx, username: str) -> Ctx:
@@ -36,16 +28,11 @@ def extend_demo(ctx: Ctx) -> list[str]:
     """Add the living part of the demo; returns one note per area seeded."""
     notes: list[str] = []
     ada, alan, grace = _as(ctx, "ada"), _as(ctx, "alan"), _as(ctx, "grace")
-    if _has("charter.risk.service"):
-        notes.append(_risks(ada, grace))
-    if _has("charter.releases.deploy") and _has("charter.policy.gate"):
-        notes.append(_releases(ada, alan))
-    if _has("charter.monitoring.ingest"):
-        notes.append(_metrics(ada))
-    if _has("charter.incidents.service"):
-        notes.append(_incident(ada))
-    if _has("charter.procedures.service"):
-        notes.append(_review(ada))
+    notes.append(_risks(ada, grace))
+    notes.append(_releases(ada, alan))
+    notes.append(_metrics(ada))
+    notes.append(_incident(ada))
+    notes.append(_review(ada))
     ctx.session.flush()
     return notes
 

@@ -18,7 +18,6 @@ PASSWORD = "browser-test-password"
 
 def seed(factory: Any, settings: Settings) -> None:
     from charter.demo import seed_demo
-    from charter.web.demo import extend_demo
 
     with factory() as session:
         ctx = Ctx(session=session, principal=SYSTEM, clock=SystemClock(), settings=settings, request_id="seed")
@@ -27,5 +26,4 @@ def seed(factory: Any, settings: Settings) -> None:
                 ctx, UserCreate(username=role, role=role, password=PASSWORD, display_name=f"{role.title()} User")
             )
         seed_demo(ctx)
-        extend_demo(ctx)
         session.commit()
