@@ -134,7 +134,8 @@ class Client:
         """Push metric points: a list of {name, value, ts?, labels?} or one reading {name: value, ...} (now).
 
         Sent in batches of `batch_size`, each with an id (`batch_id`, suffixed per batch), so a retried call
-        is answered without storing anything twice. Returns {accepted, batches, alerts}.
+        is answered without storing anything twice. Returns {accepted, batches, replayed, replayed_points,
+        alerts}: `accepted` counts newly stored points; `replayed` the batches already stored under their id.
         """
         import uuid
         from datetime import datetime
@@ -144,13 +145,23 @@ class Client:
         rows = [{**p, "ts": p["ts"].isoformat()} if isinstance(p.get("ts"), datetime) else p for p in points]
         base = batch_id or uuid.uuid4().hex
         chunks = [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)] or [[]]
-        accepted, alerts = 0, []
+        accepted, replayed, replayed_points, alerts = 0, 0, 0, []
         for n, chunk in enumerate(chunks):
             bid = base if len(chunks) == 1 else f"{base}-{n}"
             result = self.post(f"/api/v1/systems/{system}/metrics", {"batch_id": bid, "points": chunk})
+            if result.get("replayed"):  # already stored under this id: the server stored nothing new
+                replayed += 1
+                replayed_points += result["accepted"]
+                continue
             accepted += result["accepted"]
             alerts.extend(result["alerts"])
-        return {"accepted": accepted, "batches": len(chunks), "alerts": alerts}
+        return {
+            "accepted": accepted,
+            "batches": len(chunks),
+            "replayed": replayed,
+            "replayed_points": replayed_points,
+            "alerts": alerts,
+        }
 
     def reference_profile(self, system: str, name: str = "reference", release: str = "") -> dict[str, Any]:
         """The stored reference profile (its bin edges are what current profiles must be built on)."""
