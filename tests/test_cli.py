@@ -207,6 +207,24 @@ def test_help_starts_fast_and_imports_nothing_heavy() -> None:
     assert min(timings) < 0.5, f"charter --help took {min(timings):.2f} s of CPU"
 
 
+@pytest.mark.parametrize(("args", "code"), [(("audit", "verify"), 141), (("--help",), 1)])
+def test_output_into_a_closed_pipe_exits_quietly_like_head_expects(
+    tmp_path: Path, args: tuple[str, ...], code: int
+) -> None:
+    """`charter ... | head`: when the reader has gone, no 'error: Broken pipe', no traceback. Commands exit 141
+    (128 + SIGPIPE, as a shell reports it); Click's own output (--help) exits 1, also quietly."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTER_")}
+    env.update(CHARTER_DATA_DIR=str(tmp_path), CHARTER_DATABASE_URL=f"sqlite:///{tmp_path}/charter.db")
+    command = [sys.executable, "-m", "charter.cli.main"]
+    subprocess.run([*command, "db", "upgrade"], env=env, capture_output=True, check=True)
+    proc = subprocess.Popen([*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader leaves before the first line, as `head` does after its lines
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == code, stderr
+    assert stderr == ""
+
+
 # ----------------------------------------------------------------------------- against a real server
 
 

@@ -1,4 +1,4 @@
-"""Start-up: migrate, create the first admin on an empty database, optionally seed the demo."""
+"""Start-up: migrate, optionally seed the demo, create the first admin while there is no enabled admin."""
 
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ def prepare(settings: Settings, *, demo: bool = False) -> tuple[Engine, list[str
 
         ctx = Ctx(session=session, principal=SYSTEM, clock=SystemClock(), settings=settings)
         password = settings.admin_password.get_secret_value() if settings.admin_password else None
-        created = bootstrap_admin(ctx, password)
-        if demo:
+        if demo:  # first: the demo's history is backdated, and the ledger's timestamps must stay in order
             from charter.demo import seed_demo
 
             notes.extend(seed_demo(ctx))
+        created = bootstrap_admin(ctx, password)
         ctx.commit()
     if created:
         _user, clear = created

@@ -80,6 +80,9 @@ def test_the_shipped_policies_compile_and_reflect_the_seeds() -> None:
         "no-open-critical-risk",
     } <= production
     assert {"no-open-critical-risk", "ethical-review-approved"} <= {r.id for r in docs["to-pilot"].rules}
+    # the fact counts HIGH risks without a *done* mitigation: a planned one does not count, and the message says so
+    mitigated = next(r for r in docs["to-production"].rules if r.id == "high-risks-mitigated")
+    assert mitigated.message.startswith("HIGH risk(s) without a completed mitigation: ")
 
 
 def test_the_first_gate_installs_missing_defaults_as_the_system_once(actors, system) -> None:

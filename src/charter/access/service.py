@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from charter.access.models import ApiToken, User
 from charter.access.principal import Principal
@@ -252,31 +252,65 @@ def revoke_token(ctx: Ctx, token_id: int, reason: str | None = None) -> ApiToken
 
 def authenticate_token(session: Session, clock: Clock, clear: str) -> Principal:
     """Resolve a bearer token to a principal; records last_used_at (to the minute)."""
+    principal, touch = resolve_token(session, clock, clear)
+    if touch is not None:
+        touch_token(session, touch, clock.now())
+    return principal
+
+
+def resolve_token(session: Session, clock: Clock, clear: str) -> tuple[Principal, int | None]:
+    """Resolve a bearer token to a principal without writing: revocation, expiry and a disabled user are
+    checked on every call. Also returns the token id when its last_used_at is due (at most once a minute),
+    for `touch_token` — in the same transaction or, for a read-only lookup, in a short one of its own."""
     row = session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == hash_token(clear))
+        select(
+            ApiToken.id,
+            ApiToken.kind,
+            ApiToken.name,
+            ApiToken.scopes,
+            ApiToken.revoked_at,
+            ApiToken.expires_at,
+            ApiToken.last_used_at,
+            User.id,
+            User.username,
+            User.role,
+            User.disabled,
+        )
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == hash_token(clear))
     ).first()
     if row is None:
         raise Unauthenticated("the token is not valid")
-    token, user = row
+    token_id, kind, name, token_scopes, revoked_at, expires_at, last_used_at, user_id, username, role, disabled = row
     now = clock.now()
-    if token.revoked_at is not None:
+    if revoked_at is not None:
         raise Unauthenticated("the token was revoked")
-    if token.expires_at is not None and token.expires_at <= now:
+    if expires_at is not None and expires_at <= now:
         raise Unauthenticated("the token has expired")
-    if user.disabled:
-        raise Unauthenticated(f"user '{user.username}' is disabled")
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        token.last_used_at = now
-    scopes = frozenset(token.scopes) if token.scopes is not None else None
-    if token.kind == "personal":
-        return Principal(kind="user", user_id=user.id, name=user.username, role=user.role, scopes=scopes)
-    return Principal(
+    if disabled:
+        raise Unauthenticated(f"user '{username}' is disabled")
+    touch = token_id if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION else None
+    scopes = frozenset(token_scopes) if token_scopes is not None else None
+    if kind == "personal":
+        return Principal(kind="user", user_id=user_id, name=username, role=role, scopes=scopes), touch
+    principal = Principal(
         kind="token",
-        user_id=user.id,
-        name=f"{token.name}@{user.username}",
-        role=user.role,
+        user_id=user_id,
+        name=f"{name}@{username}",
+        role=role,
         scopes=scopes,
-        token_id=token.id,
+        token_id=token_id,
+    )
+    return principal, touch
+
+
+def touch_token(session: Session, token_id: int, now: datetime) -> None:
+    """Record that a token was used (last_used_at; `resolve_token` says when it is due)."""
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id)
+        .values(last_used_at=now)
+        .execution_options(synchronize_session="evaluate")
     )
 
 
@@ -296,8 +330,12 @@ def principal_of(user: User) -> Principal:
 
 
 def bootstrap_admin(ctx: Ctx, password: str | None) -> tuple[User, str] | None:
-    """On an empty database, create 'admin'. Returns (user, password) or None if users exist."""
-    if ctx.session.execute(select(User.id).limit(1)).first():
+    """While no enabled administrator exists, create 'admin'. Returns (user, password), or None when an
+    enabled admin exists (or the username 'admin' is taken: re-enable that account instead)."""
+    enabled_admin = select(User.id).where(User.role == "admin", User.disabled.is_(False)).limit(1)
+    if ctx.session.execute(enabled_admin).first():
+        return None
+    if ctx.session.execute(select(User.id).where(User.username == "admin")).first():
         return None
     if password is not None and len(password) < 12:
         raise CharterError("CHARTER_ADMIN_PASSWORD must be at least 12 characters")

@@ -39,6 +39,8 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
+        except BrokenPipeError:  # `charter ... | head`: the reader left; not an error worth a line
+            raise typer.Exit(silence_broken_pipe()) from None
         except Exception as exc:
             known = describe_error(exc)
             if known is None:
@@ -47,6 +49,24 @@ def handle_errors(fn: F) -> F:
             raise fail(message, code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+BROKEN_PIPE_EXIT = 141  # what a shell reports for a program ended by SIGPIPE (128 + 13)
+
+
+def silence_broken_pipe() -> int:
+    """Point stdout at /dev/null so the final flush cannot fail again; return the exit code to use.
+
+    The pattern the Python docs recommend for output into a closed pipe (library/signal.html, "Note on SIGPIPE").
+    """
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests, embedding): nothing left to flush
+        pass
+    return BROKEN_PIPE_EXIT
 
 
 def describe_error(exc: BaseException) -> tuple[str, int] | None:

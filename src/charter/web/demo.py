@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from charter.access.models import User
 from charter.access.principal import Principal
+from charter.clock import Clock, FixedClock
 from charter.context import Ctx
 
 
@@ -24,15 +25,29 @@ def _as(ctx: Ctx, username: str) -> Ctx:
     return Ctx(session=ctx.session, principal=principal, clock=ctx.clock, settings=ctx.settings, request_id="demo")
 
 
-def extend_demo(ctx: Ctx) -> list[str]:
-    """Add the living part of the demo; returns one note per area seeded."""
+def extend_demo(ctx: Ctx, clock: FixedClock, real: Clock) -> list[str]:
+    """Add the living part of the demo; returns one note per area seeded.
+
+    `clock` is the demo's backdated clock (ctx's clock): the story moves it forward day by day, and the
+    metrics arrive at the `real` clock's now so the last day of metrics and its firing alert end now.
+    """
     notes: list[str] = []
     ada, alan, grace = _as(ctx, "ada"), _as(ctx, "alan"), _as(ctx, "grace")
+
+    def advance(delta: timedelta) -> None:
+        clock.advance(delta)
+
     notes.append(_risks(ada, grace))
-    notes.append(_releases(ada, alan))
-    notes.append(_metrics(ada))
-    notes.append(_incident(ada))
+    advance(timedelta(hours=2))
+    from charter.demo_releases import releases_story
+
+    notes.append(releases_story(ada, alan, grace, advance))
+    advance(timedelta(days=1))
     notes.append(_review(ada))
+    clock.set(max(clock.now(), real.now() - timedelta(hours=2)))
+    notes.append(_incident(ada))
+    clock.set(max(clock.now(), real.now()))
+    notes.append(_metrics(ada))
     ctx.session.flush()
     return notes
 
@@ -80,51 +95,6 @@ def _risks(ada: Ctx, grace: Ctx) -> str:
             )
             mitigations.update_mitigation(ada, risk.key, m.number, MitigationUpdate(version=m.version, status="done"))
     return f"demo: {len(made)} risks on the heat map"
-
-
-def _releases(ada: Ctx, alan: Ctx) -> str:
-    from charter.releases import deploy
-    from charter.releases import service as releases
-    from charter.releases.schemas import DecisionIn, PromoteIn, ReleaseCreate, StageRequest
-
-    def submit(system: str, sha: str, summary: str, kind: str) -> int:
-        _s, rel = releases.submit_release(
-            ada,
-            system,
-            ReleaseCreate.model_validate(
-                {
-                    "artifacts": [
-                        {
-                            "kind": "prompt",
-                            "name": "system-prompt",
-                            "uri": f"git://prompts/{system}",
-                            "sha256": sha * 64,
-                        }
-                    ],
-                    "change": {"summary": summary, "type": kind},
-                }
-            ),
-        )
-        return rel.version
-
-    def ship(system: str, version: int, stage: str) -> None:
-        releases.request_stage(ada, system, version, StageRequest(stage=stage))
-        releases.decide(alan, system, version, DecisionIn(stage=stage, decision="approve", comment="looks good"))
-        try:
-            with ada.session.begin_nested():
-                deploy.promote(ada, system, version, PromoteIn(stage=stage, reason="demo"))
-        except deploy.GateRefused:
-            pass  # the gate said no (e.g. reviews missing): the release waits, as it would for real
-
-    v1 = submit("contract-summariser", "a", "First summariser prompt", "new_model")
-    ship("contract-summariser", v1, "sandbox")
-    c1 = submit("support-chatbot", "b", "Initial support prompt and retrieval config", "new_model")
-    ship("support-chatbot", c1, "sandbox")
-    c2 = submit("support-chatbot", "c", "Tighter refund answers", "prompt_change")
-    ship("support-chatbot", c2, "sandbox")
-    c3 = submit("support-chatbot", "d", "Escalate legal questions to humans", "prompt_change")
-    releases.request_stage(ada, "support-chatbot", c3, StageRequest(stage="sandbox"))
-    return "demo: releases with a stage timeline, one waiting for approval"
 
 
 def _metrics(ada: Ctx) -> str:

@@ -21,9 +21,9 @@ def seed(factory: Any, settings: Settings) -> None:
 
     with factory() as session:
         ctx = Ctx(session=session, principal=SYSTEM, clock=SystemClock(), settings=settings, request_id="seed")
+        seed_demo(ctx)  # first: its history is backdated, and ledger timestamps stay in order
         for role in ROLES:
             _create_user(
                 ctx, UserCreate(username=role, role=role, password=PASSWORD, display_name=f"{role.title()} User")
             )
-        seed_demo(ctx)
         session.commit()
