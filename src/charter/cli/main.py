@@ -74,6 +74,9 @@ def serve(
     host: str = typer.Option(None, help="bind address (default CHARTER_HOST or 127.0.0.1)"),
     port: int = typer.Option(None, help="port (default CHARTER_PORT or 8000)"),
     demo: bool = typer.Option(False, "--demo", help="seed the demo scenario into an empty database"),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="server processes (uvicorn workers); 2+ use more than one CPU core"
+    ),
 ) -> None:
     """Migrate the database, create the first admin if needed, and serve the API and console."""
     import uvicorn
@@ -89,8 +92,31 @@ def serve(
     bind_host = host or settings.host
     bind_port = port or settings.port
     typer.echo(f"Charter is serving at http://{bind_host}:{bind_port}/  (API docs: /docs)")
-    app_ = create_app(settings, engine=engine, sweeper_interval=settings.sweep_interval_seconds)
-    uvicorn.run(app_, host=bind_host, port=bind_port, log_level="info")
+    if workers == 1:
+        app_ = create_app(settings, engine=engine, sweeper_interval=settings.sweep_interval_seconds)
+        uvicorn.run(app_, host=bind_host, port=bind_port, log_level="info")
+        return
+    # Each worker process builds its app from the environment (charter.app:create_app, no sweeper);
+    # the periodic sweeps run once, in this supervising process.
+    from charter.clock import SystemClock
+    from charter.db import make_session_factory
+    from charter.sweeps import Sweeper
+
+    sweeper = None
+    if settings.sweep_interval_seconds:
+        sweeper = Sweeper(
+            session_factory=make_session_factory(engine),
+            clock=SystemClock(),
+            settings=settings,
+            interval=settings.sweep_interval_seconds,
+        ).start()
+    try:
+        uvicorn.run(
+            "charter.app:create_app", factory=True, host=bind_host, port=bind_port, workers=workers, log_level="info"
+        )
+    finally:
+        if sweeper is not None:
+            sweeper.stop()
 
 
 @db_app.command("upgrade")

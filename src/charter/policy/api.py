@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
+from sqlalchemy.exc import OperationalError
 
+from charter.db import read_only
 from charter.deps import CtxDep
 from charter.policy import gate, service
 from charter.policy.schemas import GateRead, PolicyRead, PolicySave, Stage, ValidateRequest
@@ -65,7 +67,18 @@ def save_policy(name: str, body: PolicySave, ctx: CtxDep, response: Response) ->
     summary="Evaluate the gate of a stage for a release (stored as evidence); 200 with passed true or false",
 )
 def check_gate(key: str, version: int, stage: Stage, ctx: CtxDep, include_facts: bool = False) -> GateRead:
-    evaluation = gate.check_gate(ctx, key, version, stage)
+    # Evaluate in a read-only transaction (on SQLite: no write lock while the facts are assembled), then
+    # store the evaluation in a short write transaction of its own.
+    read_only(ctx.session)
+    try:
+        evaluation = gate.evaluate_check(ctx, key, version, stage)
+    except OperationalError:
+        # SQLite: the first gate ever installs the shipped defaults, and another write committed in
+        # between (SQLITE_BUSY_SNAPSHOT). Evaluate again in an ordinary write transaction.
+        ctx.session.rollback()
+        evaluation = gate.evaluate_check(ctx, key, version, stage)
+    ctx.commit()  # ends the read (or keeps the defaults just installed)
+    gate.store_evaluation(ctx, evaluation)
     ctx.commit()
     return gate.to_read(evaluation, key, version, include_facts)
 

@@ -235,7 +235,8 @@ def _cache_get(key: tuple[int, int, str], state: str, now: datetime, ttl: float)
         if entry is None or entry.state != state:
             return None
         age = (now - entry.computed_at).total_seconds()
-        if not 0 <= age <= ttl:
+        # A concurrent check may have assembled them a moment after this one's `now` (single flight).
+        if not -ttl <= age <= ttl:
             return None
         _cache.move_to_end(key)
         return dict(entry.facts)
@@ -288,6 +289,28 @@ def _core(session: Session, system: AISystem, release: Release, stage: str, now:
     return facts
 
 
+def _assemble_cacheable(
+    session: Session, registered: list[FactsProvider], request: FactsRequest, now: datetime
+) -> tuple[dict[str, Any], dict[str, str]]:
+    facts = _core(session, request.system, request.release, request.stage, now)
+    errors = _provide(session, [p for p in registered if p.cacheable], request, facts)
+    return facts, errors
+
+
+_flights: dict[tuple[int, int, str], threading.Lock] = {}
+_FLIGHT_WAIT = 10.0  # seconds; past that a check assembles its facts itself
+
+
+def _flight_lock(key: tuple[int, int, str]) -> threading.Lock:
+    with _lock:
+        flight = _flights.get(key)
+        if flight is None:
+            if len(_flights) > _CACHE_MAX:
+                _flights.clear()  # held locks stay referenced by their holders
+            flight = _flights[key] = threading.Lock()
+        return flight
+
+
 def assemble(
     session: Session, system: AISystem, release: Release, stage: str, now: datetime, *, ttl: float = 0.0
 ) -> dict[str, Any]:
@@ -325,11 +348,22 @@ def assemble_versioned(
         state = None
     facts = _cache_get(key, state, now, ttl) if state is not None else None
     errors: dict[str, str] = {}
-    if facts is None:
-        facts = _core(session, system, release, stage, now)
-        errors = _provide(session, [p for p in registered if p.cacheable], request, facts)
-        if state is not None and not errors:
-            _cache_put(key, state, now, facts)
+    if facts is None and state is not None:
+        # Single flight: when the entry expires under load, one check assembles the facts and the
+        # concurrent ones wait for it instead of all assembling the same document at once.
+        flight = _flight_lock(key)
+        acquired = flight.acquire(timeout=_FLIGHT_WAIT)
+        try:
+            facts = _cache_get(key, state, now, ttl)
+            if facts is None:
+                facts, errors = _assemble_cacheable(session, registered, request, now)
+                if not errors:
+                    _cache_put(key, state, now, facts)
+        finally:
+            if acquired:
+                flight.release()
+    elif facts is None:
+        facts, errors = _assemble_cacheable(session, registered, request, now)
     volatile = [p for p in registered if not p.cacheable]
     errors |= _provide(session, volatile, request, facts)
     if errors:

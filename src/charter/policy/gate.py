@@ -7,9 +7,9 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 
 from charter.errors import NotFound, ValidationFailed
 from charter.ledger.rules import to_jsonable
@@ -96,7 +96,15 @@ def _evaluate(
 
 
 def run_gate(ctx: Ctx, system: AISystem, release: Release, stage: str, purpose: str) -> GateEvaluation:
-    """Evaluate every enabled policy of `stage` for the release, now, and store the evaluation.
+    """Evaluate every enabled policy of `stage` for the release, now, and store the evaluation."""
+    evaluation = evaluate_gate(ctx, system, release, stage, purpose)
+    ctx.session.add(evaluation)
+    ctx.session.flush()
+    return evaluation
+
+
+def evaluate_gate(ctx: Ctx, system: AISystem, release: Release, stage: str, purpose: str) -> GateEvaluation:
+    """Evaluate every enabled policy of `stage` for the release, now; the evaluation to store (not added).
 
     A check (not a promotion) whose facts came whole from the facts cache reuses the evaluation of those
     same facts under the same policies: identical input, identical result; it is stored again all the same.
@@ -133,8 +141,6 @@ def run_gate(ctx: Ctx, system: AISystem, release: Release, stage: str, purpose: 
         actor=ctx.principal.actor,
         evaluated_at=now,
     )
-    ctx.session.add(evaluation)
-    ctx.session.flush()
     return evaluation
 
 
@@ -174,12 +180,31 @@ def to_read(evaluation: GateEvaluation, system_key: str, version: int, include_f
 
 def check_gate(ctx: Ctx, system_key: str, version: int, stage: str) -> GateEvaluation:
     """`charter gate check`: evaluate and store, without moving anything."""
+    evaluation = evaluate_check(ctx, system_key, version, stage)
+    return store_evaluation(ctx, evaluation)
+
+
+def evaluate_check(ctx: Ctx, system_key: str, version: int, stage: str) -> GateEvaluation:
+    """The reading half of `check_gate`: the evaluation of a check, not yet stored. It only reads (except
+    the shipped defaults, installed before the first gate ever), so it can run in a read-only transaction
+    and leave `store_evaluation` a short write of its own."""
     ctx.require("gate:check")
     from charter.releases.service import get_release, require_stage_allowed
 
     system, release = get_release(ctx.session, system_key, version)
     require_stage_allowed(ctx.session, system, stage)
-    return run_gate(ctx, system, release, stage, "check")
+    return evaluate_gate(ctx, system, release, stage, "check")
+
+
+def store_evaluation(ctx: Ctx, evaluation: GateEvaluation) -> GateEvaluation:
+    """Store a gate evaluation as evidence: one Core insert (the evaluation is a write-once row; the ORM
+    unit of work costs several times the insert itself on the gate-check hot path)."""
+    ctx.require("gate:check")
+    table = cast(Table, GateEvaluation.__table__)
+    values = {c.key: getattr(evaluation, c.key) for c in table.columns if c.key != "id"}
+    stmt = insert(table).values(**values).returning(table.c.id)
+    evaluation.id = ctx.session.execute(stmt).scalar_one()
+    return evaluation
 
 
 def list_evaluations(ctx: Ctx, system_key: str, version: int, stage: str | None = None) -> list[GateEvaluation]:
