@@ -17,6 +17,7 @@ from charter.monitoring.gate_facts import gate_facts
 from charter.monitoring.models import PostDeployWatch
 from charter.monitoring.schemas import PostDeployConfigIn
 from charter.monitoring.sweeps import sweep
+from charter.notifications.models import Notification
 from charter.releases.models import Deployment, DeploymentPointer, Release
 from tests.releases.conftest import CHATBOT, make_system, promote, submit
 
@@ -67,6 +68,11 @@ def test_a_critical_alert_after_promotion_puts_the_release_at_risk_without_rolli
     assert deployed_version(actors, chatbot) == 2  # policy: no automatic rollback
     actions = actors.session.execute(select(LedgerEntry.action).where(LedgerEntry.entity_type == "release")).scalars()
     assert "release.at_risk" in list(actions)
+    # the system owner is told, through the notifications service
+    notes = actors.session.execute(select(Notification).where(Notification.event_type == "release.at_risk")).scalars()
+    personal = [n for n in notes if n.user_id is not None]
+    assert [n.user_id for n in personal] == [chatbot.owner_id]
+    assert "release 2 at risk in sandbox" in personal[0].subject
 
 
 def test_where_the_policy_says_so_the_release_is_rolled_back_automatically(actors, chatbot, clock) -> None:

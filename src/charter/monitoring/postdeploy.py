@@ -230,6 +230,23 @@ def _at_risk(ctx: Ctx, system: AISystem, watch: PostDeployWatch, alerts: list[Al
     reason = f"release {watch.release_version} at {watch.stage} is at risk during its post-deployment check: {what}"
     _move(ctx, watch, system, "at_risk", reason)
     log.warning("%s: %s", system.key, reason)
+    from charter.notifications.service import notify
+
+    notify(
+        ctx,
+        "release.at_risk",
+        recipients=[system.owner_id] if system.owner_id else [],
+        subject=f"{system.name}: release {watch.release_version} at risk in {watch.stage}",
+        body=reason,
+        payload={
+            "system": system.key,
+            "release": watch.release_version,
+            "stage": watch.stage,
+            "alerts": ids,
+            "auto_rollback": watch.auto_rollback,
+        },
+        entity=("release", f"{system.key}@{watch.release_version}"),
+    )
     if watch.auto_rollback:
         _auto_rollback(ctx, system, watch, reason)
 

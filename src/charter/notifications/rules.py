@@ -20,6 +20,7 @@ EVENT_TYPES: Final[dict[str, str]] = {
     "incident.postmortem_review": "a postmortem awaits approval",
     "alert.firing": "an alert started firing",
     "alert.resolved": "an alert resolved",
+    "release.at_risk": "a release of a system you own is at risk during its post-deployment check",
     "approval.requested": "your approval is requested",
     "approval.decided": "an approval you requested was decided",
     "deadline.approaching": "a deadline you own is approaching",
