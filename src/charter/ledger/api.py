@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
+from charter.clock import isoformat
+from charter.db import read_only
 from charter.deps import CtxDep
 from charter.errors import NotFound
+from charter.ledger import service
 from charter.ledger.models import LedgerCheckpoint, LedgerEntry
-from charter.ledger.schemas import CheckpointRead, EntryRead
+from charter.ledger.schemas import CheckpointRead, EntryRead, VerifyRead, VerifyRequest
 from charter.pagination import Page
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -73,3 +79,52 @@ def latest_checkpoint(ctx: CtxDep) -> CheckpointRead:
     if cp is None:
         raise NotFound("no checkpoint yet; create one with POST /api/v1/audit/checkpoints")
     return CheckpointRead.model_validate(cp)
+
+
+@router.post("/checkpoints", status_code=201, summary="Sign a checkpoint of the chain as it stands now")
+def create_checkpoint(ctx: CtxDep) -> CheckpointRead:
+    cp = service.create_checkpoint(ctx)
+    ctx.commit()
+    return CheckpointRead.model_validate(cp)
+
+
+@router.post("/verify", summary="Re-walk the chain and its signatures; report the first broken entry")
+def verify(ctx: CtxDep, body: Annotated[VerifyRequest | None, Body()] = None) -> VerifyRead:
+    external = body.checkpoint.to_checkpoint() if body and body.checkpoint else None
+    read_only(ctx.session)  # one consistent snapshot; on SQLite, writers are not held up while it walks
+    return VerifyRead.of(service.verify_ledger(ctx, external))
+
+
+@router.get(
+    "/export",
+    summary="Export the ledger as JSON Lines (verifies offline: charter audit verify --file)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+def export(ctx: CtxDep) -> StreamingResponse:
+    # Read in one read-only transaction (one snapshot; no SQLite write lock) into a spool, which is then sent:
+    # the transaction ends before the download starts, however slow the client.
+    spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 (closed by _chunks once sent)
+        max_size=8 * 1024 * 1024, mode="w+", encoding="utf-8", newline="\n"
+    )
+    read_only(ctx.session)
+    try:
+        service.export_ledger(ctx, spool)  # type: ignore[arg-type]
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    name = f"charter-ledger-{isoformat(ctx.now())[:19].replace(':', '')}.jsonl"
+    return StreamingResponse(
+        _chunks(spool),
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _chunks(spool: IO[str]) -> Iterator[bytes]:
+    try:
+        while chunk := spool.read(64 * 1024):
+            yield chunk.encode()
+    finally:
+        spool.close()

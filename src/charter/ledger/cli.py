@@ -1,10 +1,20 @@
-"""`charter audit ...`: read, verify, checkpoint and export the ledger."""
+"""`charter audit ...`: read, verify, checkpoint and export the ledger.
+
+`log` goes through the API; `verify`, `checkpoint` and `export` work on the local database (like
+`charter user`), and `verify --file` needs no database at all.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
 
-from charter.cli.common import JsonOpt, client, handle_errors, output
+from charter.cli.common import JsonOpt, client, handle_errors, local_ctx, output, print_json
+
+if TYPE_CHECKING:
+    from charter.ledger.checks import Checkpoint, VerifyResult
 
 app = typer.Typer(help="The tamper-evident audit ledger.", no_args_is_help=True)
 COLUMNS = ("seq", "ts", "actor", "action", "entity_type", "entity_id", "reason")
@@ -33,3 +43,118 @@ def log(
             limit=limit,
         )
     output(page["items"], COLUMNS, as_json)
+
+
+@app.command("verify")
+@handle_errors
+def verify(
+    checkpoint: Path = typer.Option(
+        None, "--checkpoint", help="a checkpoint file kept outside the database: catches a rewritten history"
+    ),
+    file: Path = typer.Option(None, "--file", help="verify this export (JSON Lines) offline, without a database"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Re-walk the chain and its signatures; print OK or the first broken entry (exit 1)."""
+    external = _load_checkpoint(checkpoint) if checkpoint else None
+    if file is not None:
+        from charter.ledger.export import verify_export
+
+        if not file.is_file():
+            raise ValueError(f"no export file at {file}")
+        result = verify_export(file, external)
+    else:
+        from charter.db import read_only
+        from charter.ledger.service import verify_ledger
+
+        with local_ctx(commit=False) as ctx:
+            read_only(ctx.session)
+            result = verify_ledger(ctx, external)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        typer.echo(_summary(result))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("checkpoint")
+@handle_errors
+def checkpoint(
+    out: Path = typer.Option(None, "--out", help="write the checkpoint JSON to this file (keep it off this server)"),
+) -> None:
+    """Sign a checkpoint of the chain now and print the JSON to keep outside the database."""
+    import json
+
+    from charter.ledger.service import checkpoint_data, create_checkpoint
+
+    with local_ctx() as ctx:
+        data = checkpoint_data(create_checkpoint(ctx)).to_dict()
+    text = json.dumps(data, indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    typer.echo(
+        f"checkpoint of {data['size']:,} entries (head {data['head_hash'][:16]}…, key {data['key_id']}) "
+        f"written to {out}; keep a copy outside this server and check with: charter audit verify --checkpoint {out}"
+    )
+
+
+@app.command("export")
+@handle_errors
+def export(
+    out: Path = typer.Option(..., "--out", help="the JSON Lines file to write"),
+) -> None:
+    """Export the whole ledger to a JSON Lines file that verifies offline (charter audit verify --file)."""
+    from charter.db import read_only
+    from charter.ledger.service import export_ledger
+
+    with local_ctx(commit=False) as ctx, out.open("w", encoding="utf-8", newline="\n") as fh:
+        read_only(ctx.session)
+        summary = export_ledger(ctx, fh)
+    typer.echo(
+        f"exported {_n(summary.entries, 'entry', 'entries')} and "
+        f"{_n(summary.checkpoints, 'checkpoint', 'checkpoints')} "
+        f"(head {summary.size}, {summary.head_hash[:16]}…) to {out}"
+    )
+
+
+def _load_checkpoint(path: Path) -> Checkpoint:
+    import json
+
+    from charter.ledger.checks import Checkpoint
+
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"no checkpoint file at {path}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not a JSON checkpoint file ({exc})") from None
+    return Checkpoint.from_dict(data, str(path))
+
+
+def _summary(result: VerifyResult) -> str:
+    where = "export file" if result.source == "file" else "ledger"
+    if result.problem is None:
+        against, own = "", result.checkpoints_checked
+        if result.external_checkpoint is not None:
+            cp = result.external_checkpoint
+            own = max(0, own - 1)  # the verifier counts the external checkpoint among those it checked
+            against = f"; external checkpoint at size {cp.size:,} (key {cp.key_id}): matches"
+        kept = "signed checkpoint{} in the file" if result.source == "file" else "stored signed checkpoint{}"
+        return (
+            f"OK: {where} verified: {_n(result.entries_checked, 'entry', 'entries')} and "
+            f"{_n(own, kept.format(''), kept.format('s'))}, "
+            f"head {result.size} {result.head_hash[:16]}…{against} "
+            f"({result.seconds:.2f} s, {result.entries_per_second:,.0f} entries/s)"
+        )
+    p = result.problem
+    at = f"entry {p.seq}" if p.seq is not None else "the head"
+    return (
+        f"BROKEN: {where} fails at {at} ({p.kind}): {p.detail}. "
+        f"{_n(result.entries_checked, 'entry', 'entries')} before it verified."
+    )
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"

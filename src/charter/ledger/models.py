@@ -1,12 +1,43 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DDL, JSON, BigInteger, Index, String, Text, event
+from sqlalchemy import DDL, JSON, BigInteger, Dialect, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from charter.db import Base
+from charter.ledger.rules import canonical
+
+
+class CanonicalJSON(TypeDecorator[Any]):
+    """A JSON column whose stored text is the canonical JSON the entry hash covers.
+
+    The database type stays JSON (PostgreSQL `json` keeps the text exactly as given). Storing the canonical
+    text lets verification hash the stored text as it is, instead of parsing and re-encoding every entry;
+    values still read back as Python objects. None is stored as SQL NULL.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], str | bytes | None]:
+        # Replaces the JSON type's serializer (json.dumps with spaces, unsorted keys) for this column only.
+        sqlite = dialect.name == "sqlite"
+
+        def process(value: Any) -> str | bytes | None:
+            if value is None:
+                return None
+            text = canonical(value)
+            if sqlite and isinstance(value, int | float) and not isinstance(value, bool):
+                # A JSON column has NUMERIC affinity in SQLite: the text "1.0" would be stored as the integer 1.
+                # Stored as a BLOB it is kept byte for byte (and still reads back through json.loads).
+                return text.encode()
+            return text
+
+        return process
 
 
 class LedgerEntry(Base):
@@ -22,8 +53,8 @@ class LedgerEntry(Base):
     action: Mapped[str] = mapped_column(String(100))
     entity_type: Mapped[str] = mapped_column(String(60))
     entity_id: Mapped[str] = mapped_column(String(200))
-    before: Mapped[Any] = mapped_column(JSON, nullable=True)
-    after: Mapped[Any] = mapped_column(JSON, nullable=True)
+    before: Mapped[Any] = mapped_column(CanonicalJSON, nullable=True)
+    after: Mapped[Any] = mapped_column(CanonicalJSON, nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
