@@ -8,7 +8,7 @@ import pytest
 
 from charter.procedures.loader import TemplateInvalid, parse_file, parse_template, shipped_templates
 
-SEEDS = Path("/work/shared/seeds")
+SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"  # shared/ lies beside the checkout
 
 
 def shipped(key: str):  # type: ignore[no-untyped-def]
