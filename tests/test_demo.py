@@ -80,7 +80,11 @@ def test_the_demo_tells_a_true_release_story_then_creates_the_first_admin(fresh_
             waiting = session.execute(
                 select(Release).where(Release.system_id == chatbot.id, Release.version == 3)
             ).scalar_one()
-            incident = session.execute(select(Incident)).scalars().one()
+            incidents = list(session.execute(select(Incident).order_by(Incident.id)).scalars())
+            # INC-2026-0001 is the demo's reported incident; the firing accuracy alert opened the second one.
+            assert [i.key for i in incidents] == ["INC-2026-0001", "INC-2026-0002"]
+            assert [i.source for i in incidents] == ["manual", "alert"]
+            incident = incidents[0]
             release_2 = session.execute(
                 select(Release.id).where(Release.system_id == chatbot.id, Release.version == 2)
             ).scalar_one()

@@ -56,7 +56,25 @@ def remove_alert_hook(fn: AlertHook) -> None:
         _hooks.remove(fn)
 
 
+_discovered = False
+
+
+def discover() -> None:
+    """Import every other domain's `charter.<domain>.alerts` module: subscribers register on import, so
+    whether a firing alert opens an incident never depends on which modules happened to be imported."""
+    global _discovered
+    if _discovered:
+        return
+    from charter.modules import DOMAINS, load
+
+    for domain in DOMAINS:
+        if domain != "monitoring":
+            load(domain, "alerts")
+    _discovered = True
+
+
 def emit(ctx: Ctx, change: AlertChange) -> None:
+    discover()
     for fn in list(_hooks):
         try:
             with ctx.session.begin_nested():
