@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from charter.access.service import principal_of
 from charter.deps import CtxDep
 from charter.incidents import alerts as _alert_hook  # noqa: F401  (registers the monitoring alert hook)
 from charter.incidents import (
@@ -74,7 +75,6 @@ def ack_link_page(token: str, request: Request) -> HTMLResponse:
 @router.post("/ack-link/{token}", summary="Acknowledge through a signed link from a notification")
 def ack_link(token: str, request: Request) -> Response:
     from charter.access.models import User
-    from charter.access.principal import Principal
     from charter.context import Ctx
     from charter.errors import PermissionDenied
 
@@ -84,7 +84,7 @@ def ack_link(token: str, request: Request) -> Response:
         user = session.get(User, uid)
         if user is None or user.disabled:
             raise PermissionDenied("the person this link was sent to can no longer sign in")
-        principal = Principal(kind="user", user_id=user.id, name=user.username, role=user.role)
+        principal = principal_of(user)
         ctx = Ctx(
             session=session,
             principal=principal,

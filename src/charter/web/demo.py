@@ -14,14 +14,14 @@ from typing import Any
 from sqlalchemy import select
 
 from charter.access.models import User
-from charter.access.principal import Principal
+from charter.access.service import principal_of
 from charter.clock import Clock, FixedClock
 from charter.context import Ctx
 
 
 def _as(ctx: Ctx, username: str) -> Ctx:
     user = ctx.session.execute(select(User).where(User.username == username)).scalar_one()
-    principal = Principal(kind="user", user_id=user.id, name=user.username, role=user.role)
+    principal = principal_of(user)
     return Ctx(session=ctx.session, principal=principal, clock=ctx.clock, settings=ctx.settings, request_id="demo")
 
 

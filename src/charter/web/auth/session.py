@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from charter.access.models import User
 from charter.access.principal import Principal
+from charter.access.service import principal_of
 from charter.web.models import WebSession
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ def resolve(session: Session, clock: Clock, clear: str | None) -> Identity | Non
         session.flush()
     return Identity(
         session_id=row.id,
-        principal=Principal(kind="user", user_id=user.id, name=user.username, role=user.role),
+        principal=principal_of(user),
         display_name=user.display_name or user.username,
         csrf_token=row.csrf_token,
     )
