@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from charter import __version__
+from charter import __version__, routing
 from charter.clock import Clock, SystemClock
 from charter.db import make_engine, make_session_factory
 from charter.problems import RequestPlumbing, install_error_handlers, problem_response
@@ -80,7 +80,7 @@ def create_app(
     for domain in DOMAINS:
         module = load(domain, "api")
         if module is not None:
-            app.include_router(module.router, prefix="/api/v1")
+            routing.add_routes(app.router, module.router)  # flat: see charter.routing
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -115,4 +115,5 @@ def create_app(
         def root(request: Request) -> JSONResponse:
             return JSONResponse({"name": "Charter", "version": __version__, "docs": "/docs"})
 
+    routing.install(app.router)
     return app

@@ -19,8 +19,9 @@ from charter.access.schemas import (
 from charter.context import Ctx
 from charter.deps import CtxDep, PrincipalDep
 from charter.errors import Unauthenticated
+from charter.routing import API
 
-router = APIRouter(tags=["access"])
+router = APIRouter(prefix=API, tags=["access"])
 
 
 @router.post("/auth/login", status_code=201, summary="Exchange a username and password for a personal token")

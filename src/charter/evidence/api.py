@@ -14,8 +14,9 @@ from charter.errors import ValidationFailed
 from charter.evidence import service
 from charter.evidence.schemas import EvidenceRead, LinkCreate
 from charter.pagination import Page
+from charter.routing import API
 
-router = APIRouter(prefix="/evidence", tags=["evidence"])
+router = APIRouter(prefix=f"{API}/evidence", tags=["evidence"])
 
 
 def _attach(ctx: CtxDep, evidence_id: int, run_id: int | None, item_id: str | None) -> None:

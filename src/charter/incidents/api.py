@@ -44,10 +44,11 @@ from charter.incidents.schemas import (
 )
 from charter.incidents.store import get_incident
 from charter.pagination import Page
+from charter.routing import API, add_routes
 
 catalog.load()  # validate the shipped incident content at start-up
 
-router = APIRouter(prefix="/incidents", tags=["incidents"])
+router = APIRouter(prefix=f"{API}/incidents", tags=["incidents"])
 
 
 def _detail(ctx: CtxDep, key: str) -> IncidentDetail:
@@ -206,7 +207,7 @@ def open_incident(body: IncidentCreate, ctx: CtxDep) -> IncidentDetail:
     return _detail(ctx, incident.key)
 
 
-router.include_router(api_postmortem.router)
+add_routes(router, api_postmortem.router)
 
 
 # ----------------------------------------------------------------------------- one incident

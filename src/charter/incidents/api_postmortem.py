@@ -12,8 +12,9 @@ from charter.incidents.metrics import overdue_actions
 from charter.incidents.models import Incident
 from charter.incidents.schemas import ActionCreate, ActionRead, ActionUpdate, PostmortemRead, PostmortemWrite, ReviewIn
 from charter.incidents.store import get_incident, usernames
+from charter.routing import API
 
-router = APIRouter()
+router = APIRouter(prefix=f"{API}/incidents", tags=["incidents"])
 
 
 def _pm(ctx: CtxDep, key: str) -> PostmortemRead:

@@ -8,8 +8,9 @@ from charter.deps import CtxDep
 from charter.inventory import service
 from charter.inventory.schemas import RiskTier, Stage, SystemCreate, SystemRead, SystemUpdate, Transition
 from charter.pagination import Page
+from charter.routing import API
 
-router = APIRouter(prefix="/systems", tags=["inventory"])
+router = APIRouter(prefix=f"{API}/systems", tags=["inventory"])
 
 
 @router.get("", summary="List AI systems")

@@ -17,8 +17,9 @@ from charter.ledger import service
 from charter.ledger.models import LedgerCheckpoint, LedgerEntry
 from charter.ledger.schemas import CheckpointRead, EntryRead, VerifyRead, VerifyRequest
 from charter.pagination import Page
+from charter.routing import API
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix=f"{API}/audit", tags=["audit"])
 
 
 @router.get("/entries", summary="List ledger entries, newest first unless sort=seq")

@@ -34,10 +34,11 @@ from charter.monitoring.schemas import (
     WindowIn,
     WindowRead,
 )
+from charter.routing import API
 
 default_rules()  # shipped content is validated at start-up: a broken defaults.yaml stops the server here
 
-router = APIRouter(tags=["monitoring"])
+router = APIRouter(prefix=API, tags=["monitoring"])
 S = "/systems/{key}"
 ProfileName = Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 

@@ -20,8 +20,9 @@ from charter.notifications.schemas import (
     SubscriptionCreate,
     SubscriptionRead,
 )
+from charter.routing import API
 
-router = APIRouter(prefix="/notifications", tags=["notifications"])
+router = APIRouter(prefix=f"{API}/notifications", tags=["notifications"])
 
 
 @router.get("", summary="Your notifications, newest first")

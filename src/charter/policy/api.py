@@ -11,8 +11,9 @@ from charter.db import read_only
 from charter.deps import CtxDep
 from charter.policy import gate, service
 from charter.policy.schemas import GateRead, PolicyRead, PolicySave, Stage, ValidateRequest
+from charter.routing import API
 
-router = APIRouter(tags=["policy"])
+router = APIRouter(prefix=API, tags=["policy"])
 
 
 @router.get("/gate-facts", summary="The facts a gate rule can use: namespaces, fields and CEL types")

@@ -29,11 +29,12 @@ from charter.procedures.schemas import (
     ValidationReport,
 )
 from charter.procedures.subjects import resolve
+from charter.routing import API
 
 # Start-up validation: a broken shipped template stops the app from being built, naming file and line.
 shipped_templates()
 
-router = APIRouter(tags=["procedures"])
+router = APIRouter(prefix=API, tags=["procedures"])
 
 
 @router.get("/sops", summary="List procedure templates (latest version of each)")

@@ -26,8 +26,9 @@ from charter.releases.schemas import (
     VerificationRead,
     WithdrawIn,
 )
+from charter.routing import API
 
-router = APIRouter(prefix="/systems/{key}", tags=["releases"])
+router = APIRouter(prefix=f"{API}/systems/{{key}}", tags=["releases"])
 SHA = Annotated[str, Query(min_length=64, max_length=64, description="SHA-256 of the running artifact")]
 
 

@@ -31,15 +31,16 @@ from charter.risk.schemas import (
     Status,
     Transition,
 )
+from charter.routing import API, add_routes
 
 # Shipped matrices and categories are validated when the app is built: a broken file stops start-up
 # with file:line: field.
 validate_shipped()
 
-router = APIRouter()
-risks = APIRouter(prefix="/risks", tags=["risk"])
-matrix_router = APIRouter(prefix="/risk-matrices", tags=["risk"])
-category_router = APIRouter(prefix="/risk-categories", tags=["risk"])
+router = APIRouter(prefix=API)
+risks = APIRouter(prefix=f"{API}/risks", tags=["risk"])
+matrix_router = APIRouter(prefix=f"{API}/risk-matrices", tags=["risk"])
+category_router = APIRouter(prefix=f"{API}/risk-categories", tags=["risk"])
 
 
 def _filter(
@@ -214,6 +215,6 @@ def add_category(body: CategoryCreate, ctx: CtxDep) -> CategoryRead:
     return cat
 
 
-router.include_router(risks)
-router.include_router(matrix_router)
-router.include_router(category_router)
+add_routes(router, risks)
+add_routes(router, matrix_router)
+add_routes(router, category_router)

@@ -6,6 +6,7 @@ import importlib
 
 from fastapi import FastAPI
 
+from charter.routing import add_routes
 from charter.web.auth.api_cookie import cookie_principal
 from charter.web.nav import installed_areas
 from charter.web.security import SecurityHeaders
@@ -20,8 +21,8 @@ def install(app: FastAPI) -> None:
     app.state.web_areas = areas
     app.state.cookie_principal = cookie_principal
     app.add_middleware(SecurityHeaders)
-    app.include_router(static_router)
-    app.include_router(auth.router)
-    app.include_router(dashboard.router)
+    add_routes(app.router, static_router)
+    add_routes(app.router, auth.router)
+    add_routes(app.router, dashboard.router)
     for area in areas:
-        app.include_router(importlib.import_module(area.views).router)
+        add_routes(app.router, importlib.import_module(area.views).router)

@@ -14,6 +14,7 @@ from charter.incidents import service as incidents
 from charter.incidents.schemas import IncidentCreate, SeverityIn, TransitionIn
 from charter.incidents.store import get_incident
 from charter.inventory import service as inventory
+from charter.routing import add_routes
 from charter.web.deps import Form, WebCtx, WebRoute, field
 from charter.web.forms import GENERAL, field_errors, optional_int, summary, values
 from charter.web.render import fragment, is_htmx, redirect, render
@@ -199,4 +200,4 @@ def system_tab(request: Request, ctx: WebCtx, key: str) -> Response:
 
 from charter.web.views.postmortems import router as _postmortems  # noqa: E402
 
-router.include_router(_postmortems)
+add_routes(router, _postmortems)

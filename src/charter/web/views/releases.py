@@ -14,6 +14,7 @@ from charter.releases import history as release_history
 from charter.releases import service as releases
 from charter.releases.rules import ARTIFACT_KINDS, CHANGE_TYPES
 from charter.releases.schemas import ReleaseCreate
+from charter.routing import add_routes
 from charter.web.deps import Form, WebCtx, WebRoute, field
 from charter.web.forms import GENERAL, field_errors, split_list, values
 from charter.web.render import redirect, render
@@ -110,4 +111,4 @@ def submit(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
 
 from charter.web.views.release_detail import router as _detail  # noqa: E402
 
-router.include_router(_detail)
+add_routes(router, _detail)

@@ -14,6 +14,7 @@ from charter.risk import matrices, views
 from charter.risk import service as risk_service
 from charter.risk.rules import STATUSES
 from charter.risk.schemas import RiskCreate
+from charter.routing import add_routes
 from charter.web.deps import Form, WebCtx, WebRoute, field
 from charter.web.forms import GENERAL, field_errors, values
 from charter.web.render import fragment, is_htmx, redirect, render
@@ -139,4 +140,4 @@ def system_tab(request: Request, ctx: WebCtx, key: str) -> Response:
 
 from charter.web.views.risk_detail import router as _detail  # noqa: E402  (after the fixed paths above)
 
-router.include_router(_detail)
+add_routes(router, _detail)
