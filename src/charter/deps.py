@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,19 +11,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from charter.access.principal import Principal
-from charter.access.service import resolve_token, touch_token
+from charter.access.service import resolve_cached_token, resolve_token, touch_token
 from charter.clock import Clock
 from charter.context import Ctx
 from charter.db import read_only
 from charter.errors import Unauthenticated
+from charter.ledger.head import read_head
 
 
 async def current_principal(request: Request) -> Principal:
     """The caller, from its bearer token (or the console's session cookie).
 
-    Async: on SQLite the token lookup is a read-only transaction, which never waits for a lock, so it runs
-    on the event loop and saves a thread-pool hop per request; anything that may block (PostgreSQL, the
-    cookie resolver, the once-a-minute last_used_at write) runs in the thread pool."""
+    The token's state (principal, revocation, expiry, disabled user) is cached while the ledger head is
+    unchanged, so a repeat caller costs one read of the head (charter.ledger.head). Async: on SQLite that
+    read, and the token lookup on a miss (a read-only transaction), never wait for a lock, so they run on
+    the event loop and save a thread-pool hop per request; anything that may block (PostgreSQL, the cookie
+    resolver, the once-a-minute last_used_at write) runs in the thread pool."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
@@ -42,28 +46,36 @@ async def current_principal(request: Request) -> Principal:
     factory = request.app.state.session_factory
     clock = request.app.state.clock
     clear = credentials.strip()
-    if _lookup_never_blocks(factory):
-        principal, touch = _resolve(factory, clock, clear)
+    if _reads_never_block(factory):
+        principal, touch, head = _resolve(factory, clock, clear)
     else:
-        principal, touch = await run_in_threadpool(_resolve, factory, clock, clear)
+        principal, touch, head = await run_in_threadpool(_resolve, factory, clock, clear)
     if touch is not None:  # at most once a minute per token: a short write transaction of its own
         await run_in_threadpool(_touch, factory, clock, touch)
     request.state.principal = principal
+    request.state.ledger_head = head  # read just before authenticating; the gate check's hot path uses it
     return principal
 
 
-def _lookup_never_blocks(factory: sessionmaker[Session]) -> bool:
+def _reads_never_block(factory: sessionmaker[Session]) -> bool:
+    """SQLite reads (WAL, no write lock) never wait, so they may run on the event loop."""
     bind = factory.kw.get("bind")
     return bind is not None and bind.dialect.name == "sqlite"
 
 
-def _resolve(factory: sessionmaker[Session], clock: Clock, clear: str) -> tuple[Principal, int | None]:
+def _resolve(factory: sessionmaker[Session], clock: Clock, clear: str) -> tuple[Principal, int | None, str | None]:
+    bind = factory.kw.get("bind")
+    head = read_head(bind) if bind is not None else None
+    if head is not None:
+        cached = resolve_cached_token(clock, clear, head)
+        if cached is not None:
+            return cached[0], cached[1], head
     with factory() as session:
         # A read: on SQLite it takes no write lock, so authentication never queues behind writers.
         read_only(session)
-        found = resolve_token(session, clock, clear)
+        principal, touch = resolve_token(session, clock, clear, head=head)
         session.rollback()
-    return found
+    return principal, touch, head
 
 
 def _touch(factory: sessionmaker[Session], clock: Clock, token_id: int) -> None:
@@ -81,13 +93,22 @@ async def unit_of_work(request: Request, principal: PrincipalDep) -> AsyncIterat
     Async on purpose: creating a session does no I/O, and by the time it is closed the endpoint has
     committed (no I/O either) or failed (a short rollback), so it runs on the event loop instead of
     costing two thread-pool hops per request."""
-    session = request.app.state.session_factory()
+    with request_ctx(request, principal) as ctx:
+        yield ctx
+
+
+@contextmanager
+def request_ctx(request: Request, principal: Principal) -> Iterator[Ctx]:
+    """The context of a request's unit of work, for endpoints that open it themselves (in a worker
+    thread): rolled back and closed at the end; the endpoint commits what it keeps."""
+    state = request.app.state
+    session = state.session_factory()
     try:
         yield Ctx(
             session=session,
             principal=principal,
-            clock=request.app.state.clock,
-            settings=request.app.state.settings,
+            clock=state.clock,
+            settings=state.settings,
             request_id=getattr(request.state, "request_id", None),
         )
     finally:

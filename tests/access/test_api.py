@@ -227,3 +227,38 @@ def test_the_role_matrix_is_served(client_for) -> None:
     assert "systems:classify" in body["roles"]["governance"]
     assert "systems:classify" not in body["roles"]["engineer"]
     assert body["permissions"]["systems:read"] == "read AI systems"
+
+
+def test_a_role_change_applies_at_once_to_a_token_in_use(machine_token, bearer, client_for) -> None:
+    # Authentication caches a token's state while nothing is recorded in the ledger; a role change is.
+    _, clear = machine_token("engineer")
+    ci = bearer(clear)
+    assert ci.get("/api/v1/auth/me").json()["role"] == "engineer"
+    assert ci.post("/api/v1/systems", json=SYSTEM).status_code == 201
+    admin = client_for("admin")
+    version = next(u for u in admin.get("/api/v1/users").json() if u["username"] == "engineer")["version"]
+    assert admin.patch("/api/v1/users/engineer", json={"version": version, "role": "viewer"}).status_code == 200
+    assert ci.get("/api/v1/auth/me").json()["role"] == "viewer"
+    r = ci.post("/api/v1/systems", json=SYSTEM | {"key": "second-bot"})
+    assert r.status_code == 403 and "role 'viewer'" in r.json()["detail"]
+
+
+def test_a_repeat_caller_is_authenticated_without_reading_its_token(machine_token, bearer, session) -> None:
+    from sqlalchemy import event
+
+    _, clear = machine_token("engineer")
+    ci = bearer(clear)
+    assert ci.get("/api/v1/auth/me").status_code == 200
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    bind = session.get_bind()
+    event.listen(bind, "before_cursor_execute", seen)
+    try:
+        assert ci.get("/api/v1/auth/me").json()["username"] == "ci-engineer@engineer"
+    finally:
+        event.remove(bind, "before_cursor_execute", seen)
+    assert not [s for s in statements if "api_tokens" in s], statements
+    assert any("ledger_head" in s for s in statements)  # the cache is checked against the ledger head

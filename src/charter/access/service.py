@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ from charter.errors import (
     Unauthenticated,
     ValidationFailed,
 )
+from charter.ledger.head import HeadCache
 from charter.ledger.service import snapshot
 
 if TYPE_CHECKING:
@@ -258,10 +260,49 @@ def authenticate_token(session: Session, clock: Clock, clear: str) -> Principal:
     return principal
 
 
-def resolve_token(session: Session, clock: Clock, clear: str) -> tuple[Principal, int | None]:
+@dataclass
+class _TokenState:
+    """What authentication needs of a token and its user; cached while the ledger head is unchanged
+    (creating and revoking tokens and changing users are ledger-recorded)."""
+
+    token_id: int
+    username: str
+    principal: Principal
+    revoked: bool
+    expires_at: datetime | None
+    disabled: bool
+    last_used_at: datetime | None  # updated in place when a touch is handed out
+
+
+_token_states: HeadCache[str, _TokenState] = HeadCache(4_096)
+
+
+def resolve_token(
+    session: Session, clock: Clock, clear: str, *, head: str | None = None
+) -> tuple[Principal, int | None]:
     """Resolve a bearer token to a principal without writing: revocation, expiry and a disabled user are
     checked on every call. Also returns the token id when its last_used_at is due (at most once a minute),
-    for `touch_token` — in the same transaction or, for a read-only lookup, in a short one of its own."""
+    for `touch_token` — in the same transaction or, for a read-only lookup, in a short one of its own.
+
+    With `head` (the ledger head read before this transaction began), the token's state is kept for
+    `resolve_cached_token` while the head stays the same."""
+    digest = hash_token(clear)
+    state = _load_token(session, digest)
+    if state is None:
+        raise Unauthenticated("the token is not valid")
+    if head is not None:
+        _token_states.put(digest, head, state)
+    return _authenticate(state, clock.now())
+
+
+def resolve_cached_token(clock: Clock, clear: str, head: str) -> tuple[Principal, int | None] | None:
+    """`resolve_token` from the cache, without a database read; None when the token's state is not cached
+    for this ledger head (then call `resolve_token`)."""
+    state = _token_states.get(hash_token(clear), head)
+    return None if state is None else _authenticate(state, clock.now())
+
+
+def _load_token(session: Session, digest: str) -> _TokenState | None:
     row = session.execute(
         select(
             ApiToken.id,
@@ -277,31 +318,33 @@ def resolve_token(session: Session, clock: Clock, clear: str) -> tuple[Principal
             User.disabled,
         )
         .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == hash_token(clear))
+        .where(ApiToken.token_hash == digest)
     ).first()
     if row is None:
-        raise Unauthenticated("the token is not valid")
+        return None
     token_id, kind, name, token_scopes, revoked_at, expires_at, last_used_at, user_id, username, role, disabled = row
-    now = clock.now()
-    if revoked_at is not None:
-        raise Unauthenticated("the token was revoked")
-    if expires_at is not None and expires_at <= now:
-        raise Unauthenticated("the token has expired")
-    if disabled:
-        raise Unauthenticated(f"user '{username}' is disabled")
-    touch = token_id if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION else None
     scopes = frozenset(token_scopes) if token_scopes is not None else None
     if kind == "personal":
-        return Principal(kind="user", user_id=user_id, name=username, role=role, scopes=scopes), touch
-    principal = Principal(
-        kind="token",
-        user_id=user_id,
-        name=f"{name}@{username}",
-        role=role,
-        scopes=scopes,
-        token_id=token_id,
-    )
-    return principal, touch
+        principal = Principal(kind="user", user_id=user_id, name=username, role=role, scopes=scopes)
+    else:
+        principal = Principal(
+            kind="token", user_id=user_id, name=f"{name}@{username}", role=role, scopes=scopes, token_id=token_id
+        )
+    return _TokenState(token_id, username, principal, revoked_at is not None, expires_at, bool(disabled), last_used_at)
+
+
+def _authenticate(state: _TokenState, now: datetime) -> tuple[Principal, int | None]:
+    if state.revoked:
+        raise Unauthenticated("the token was revoked")
+    if state.expires_at is not None and state.expires_at <= now:
+        raise Unauthenticated("the token has expired")
+    if state.disabled:
+        raise Unauthenticated(f"user '{state.username}' is disabled")
+    touch = None
+    if state.last_used_at is None or now - state.last_used_at >= LAST_USED_RESOLUTION:
+        touch = state.token_id
+        state.last_used_at = now  # the caller writes it; concurrent requests need not write it again
+    return state.principal, touch
 
 
 def touch_token(session: Session, token_id: int, now: datetime) -> None:
