@@ -37,6 +37,7 @@ test-postgres: $(BIN)/.installed
 
 ## bench: the benchmarks under benchmarks/ (on demand, not part of `make test`)
 bench: $(BIN)/.installed
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,bench]'
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 ## screenshots: console screenshots for the README into docs/screenshots/ (needs Debian's chromium)

@@ -113,3 +113,77 @@ def test_policy_cli_saves_a_yaml_file_and_reports_compile_errors_with_position(c
     assert "rule 'tier' does not compile at line 1, column 7: undeclared reference to 'system.risk_teir'" in r.output
     listing = cli("viewer", "policy", "list", "--json")
     assert [p["name"] for p in json.loads(listing.output)] == ["extra-pilot"]
+
+
+def test_repeat_gate_checks_are_stored_each_time_and_see_every_recorded_change(
+    client_for, actors, system, clock, counted_facts
+) -> None:
+    calls = counted_facts
+    submit(actors)
+    ci = client_for("engineer", scopes=["gate:check"])
+    auditor = client_for("auditor")
+    first = ci.post(GATE, params={"stage": "pilot"}).json()
+    clock.advance(seconds=2)
+    second = ci.post(GATE, params={"stage": "pilot", "include_facts": True}).json()
+    assert len(calls) == 1  # the second check reused the first one's evaluation ...
+    assert second["id"] != first["id"]  # ... and was stored as evidence of its own
+    assert (second["digest"], second["passed"], second["failed"]) == (first["digest"], False, first["failed"])
+    assert second["facts"]["counter"] == {"checks": 1}
+    stored = auditor.get(f"/api/v1/gate-evaluations/{second['id']}").json()
+    assert stored["evaluated_at"] == second["evaluated_at"] != first["evaluated_at"]
+    assert stored["actor"] == second["actor"] and stored["actor"].startswith("token:")
+    assert stored["facts"] == second["facts"]
+    risk = critical_risk(actors)  # a recorded change: the next check evaluates again and sees it
+    third = ci.post(GATE, params={"stage": "pilot"}).json()
+    assert len(calls) == 2 and third["digest"] != first["digest"]
+    assert risk in {r["rule"]: r["reason"] for r in third["results"]}["no-open-critical-risk"]
+    clock.advance(seconds=actors.settings.gate_facts_ttl_seconds + 1)  # facts too old: evaluated again
+    ci.post(GATE, params={"stage": "pilot"})
+    assert len(calls) == 3
+    listed = auditor.get(f"/api/v1/systems/{CHATBOT}/releases/1/gate-evaluations").json()
+    assert len(listed) == 4
+    # Permission and token checks still come first on the fast path.
+    refused = client_for("engineer", scopes=["releases:read"]).post(GATE, params={"stage": "pilot"})
+    assert refused.status_code == 403
+
+
+def test_concurrent_gate_checks_are_stored_in_shared_transactions(client_for, actors, system, app, monkeypatch) -> None:
+    import asyncio
+    import threading
+
+    import httpx
+
+    from charter.policy.gate import evaluation_inserter
+
+    submit(actors)
+    ci = client_for("engineer", scopes=["gate:check"])
+    token = ci.headers["Authorization"]
+    assert ci.post(GATE, params={"stage": "pilot"}).status_code == 200  # prepares the evaluation
+    inserter = evaluation_inserter(app.state.session_factory)
+    batches, rows, submitted = inserter.batches, inserter.rows, inserter.submitted
+    # Hold the writer's first transaction until all twelve checks are waiting, as under load.
+    opened = threading.Event()
+    real_factory = inserter._factory
+
+    def held_factory():  # type: ignore[no-untyped-def]
+        opened.wait(10)
+        return real_factory()
+
+    monkeypatch.setattr(inserter, "_factory", held_factory)
+
+    async def burst() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", headers={"Authorization": token}) as c:
+            sent = asyncio.gather(*(c.post(GATE, params={"stage": "pilot"}) for _ in range(12)))
+            while inserter.submitted - submitted < 12:
+                await asyncio.sleep(0.01)
+            opened.set()
+            return await sent
+
+    answers = asyncio.run(burst())
+    assert [r.status_code for r in answers] == [200] * 12
+    ids = {r.json()["id"] for r in answers}
+    assert len(ids) == 12
+    assert inserter.rows - rows == 12 and inserter.batches - batches <= 2  # one or two transactions for 12
+    stored = client_for("auditor").get(f"/api/v1/systems/{CHATBOT}/releases/1/gate-evaluations").json()
+    assert ids <= {e["id"] for e in stored}

@@ -204,37 +204,24 @@ def test_without_the_risk_module_the_gate_refuses_to_evaluate(actors, system, mo
         gate.check_gate(actors.ctx("engineer"), CHATBOT, 1, "sandbox")
 
 
-def test_gate_checks_reuse_recent_facts_until_the_ledger_records_a_change(actors, system, clock) -> None:
-    from charter.policy.facts import clear_cache
-
-    clear_cache()
+def test_gate_checks_reuse_recent_facts_until_the_ledger_records_a_change(actors, system, clock, counted_facts) -> None:
+    calls = counted_facts
     submit(actors)
-    calls: list[str] = []
+    check = lambda: gate.check_gate(actors.ctx("engineer"), CHATBOT, 1, "pilot")  # noqa: E731
+    first = check()
+    clock.advance(seconds=2)
+    second = check()
+    assert len(calls) == 1 and second.facts["counter"] == {"checks": 1}  # reused, but stored again
+    assert second.id != first.id and second.evaluated_at > first.evaluated_at
+    risk = critical_risk(actors)  # a recorded change: the next check sees it
+    third = check()
+    assert len(calls) == 2 and third.facts["risk"]["open_critical_keys"] == [risk]
+    clock.advance(seconds=actors.settings.gate_facts_ttl_seconds + 1)  # too old: recomputed
+    check()
+    assert len(calls) == 3
+    from charter.policy.gate import run_gate
+    from charter.releases.service import get_release
 
-    def counting(request: FactsRequest) -> dict[str, Any]:
-        calls.append(request.stage)
-        return {"checks": len(calls)}
-
-    register_facts_provider("counter", counting, {"checks": "int"}, cacheable=True)
-    try:
-        check = lambda: gate.check_gate(actors.ctx("engineer"), CHATBOT, 1, "pilot")  # noqa: E731
-        first = check()
-        clock.advance(seconds=2)
-        second = check()
-        assert len(calls) == 1 and second.facts["counter"] == {"checks": 1}  # reused, but stored again
-        assert second.id != first.id and second.evaluated_at > first.evaluated_at
-        risk = critical_risk(actors)  # a recorded change: the next check sees it
-        third = check()
-        assert len(calls) == 2 and third.facts["risk"]["open_critical_keys"] == [risk]
-        clock.advance(seconds=actors.settings.gate_facts_ttl_seconds + 1)  # too old: recomputed
-        check()
-        assert len(calls) == 3
-        from charter.policy.gate import run_gate
-        from charter.releases.service import get_release
-
-        sys_, release = get_release(actors.session, CHATBOT, 1)
-        run_gate(actors.ctx("engineer"), sys_, release, "pilot", "promotion")  # promotions: always fresh
-        assert len(calls) == 4
-    finally:
-        unregister_facts_provider("counter")
-        clear_cache()
+    sys_, release = get_release(actors.session, CHATBOT, 1)
+    run_gate(actors.ctx("engineer"), sys_, release, "pilot", "promotion")  # promotions: always fresh
+    assert len(calls) == 4

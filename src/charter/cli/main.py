@@ -75,7 +75,10 @@ def serve(
     port: int = typer.Option(None, help="port (default CHARTER_PORT or 8000)"),
     demo: bool = typer.Option(False, "--demo", help="seed the demo scenario into an empty database"),
     workers: int = typer.Option(
-        1, "--workers", min=1, help="server processes (uvicorn workers); 2+ use more than one CPU core"
+        1,
+        "--workers",
+        min=1,
+        help="server processes (uvicorn workers); 2+ use more CPU cores (PostgreSQL); on SQLite keep 1",
     ),
 ) -> None:
     """Migrate the database, create the first admin if needed, and serve the API and console."""

@@ -104,13 +104,17 @@ def register_facts_provider(
     with _lock:
         _providers[name] = FactsProvider(name, fn, schema, cacheable)
         _generation += 1
+    clear_cache()  # facts assembled without (or with the old) provider are no longer the facts
 
 
 def unregister_facts_provider(name: str) -> None:
     global _generation
     with _lock:
-        if _providers.pop(name, None) is not None:
+        removed = _providers.pop(name, None) is not None
+        if removed:
             _generation += 1
+    if removed:
+        clear_cache()
 
 
 def load_domain_providers() -> None:
@@ -209,13 +213,11 @@ def system_facts(session: Session, system: AISystem, allowed_stages: list[str]) 
 
 
 def ledger_state(session: Session) -> str:
-    """The ledger head (seq and hash): it changes with every recorded change of governance state."""
-    from sqlalchemy import select
+    """The ledger head (seq and hash) in the session's transaction: it changes with every recorded change
+    of governance state (charter.ledger.head)."""
+    from charter.ledger.head import session_head
 
-    from charter.ledger.models import LedgerHead
-
-    row = session.execute(select(LedgerHead.seq, LedgerHead.hash).where(LedgerHead.id == 1)).first()
-    return f"{row.seq}:{row.hash}" if row is not None else "empty"
+    return session_head(session)
 
 
 @dataclass(frozen=True)
@@ -251,8 +253,12 @@ def _cache_put(key: tuple[int, int, str], state: str, now: datetime, facts: dict
 
 
 def clear_cache() -> None:
+    """Forget cached facts, and the gate checks prepared from them (charter.policy.gate)."""
     with _lock:
         _cache.clear()
+    from charter.policy.gate import clear_prepared
+
+    clear_prepared()
 
 
 def _provide(

@@ -7,11 +7,17 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from charter.errors import NotFound, ValidationFailed
+from charter.group_insert import GroupInsert
+from charter.ledger.head import HeadCache
 from charter.ledger.rules import to_jsonable
 from charter.policy.models import GateEvaluation
 from charter.policy.rules import Outcome, RuleDoesNotCompile, evaluate, render
@@ -127,6 +133,10 @@ def evaluate_gate(ctx: Ctx, system: AISystem, release: Release, stage: str, purp
                 _memo[memo_key] = memo
                 while len(_memo) > 256:
                     _memo.popitem(last=False)
+    if token is not None and purpose == "check" and state is not None:
+        _prepared.put(
+            (system.key, release.version, stage), state, PreparedCheck(system.id, release.id, facts["now"], memo)
+        )
     stored_facts, rows, passed, used, digest = memo
     evaluation = GateEvaluation(
         system_id=system.id,
@@ -160,22 +170,102 @@ def approval_rules_pass(ctx: Ctx, system: AISystem, release: Release, stage: str
 
 
 def to_read(evaluation: GateEvaluation, system_key: str, version: int, include_facts: bool = False) -> GateRead:
-    results = [RuleResult.model_validate(r) for r in evaluation.results]
+    values = {c: getattr(evaluation, c) for c in ("stage", "purpose", "passed", "policies", "results", "facts")}
+    values |= {"evaluated_at": evaluation.evaluated_at, "actor": evaluation.actor, "digest": evaluation.digest}
+    return read_values(values, evaluation.id, system_key, version, include_facts)
+
+
+def read_values(
+    values: dict[str, Any], evaluation_id: int, system_key: str, version: int, include_facts: bool = False
+) -> GateRead:
+    """The API view of a stored evaluation, from its column values."""
+    results = [RuleResult.model_validate(r) for r in values["results"]]
     return GateRead(
-        id=evaluation.id,
+        id=evaluation_id,
         system=system_key,
         release_version=version,
-        stage=evaluation.stage,
-        purpose=evaluation.purpose,
-        passed=evaluation.passed,
-        policies=evaluation.policies,
+        stage=values["stage"],
+        purpose=values["purpose"],
+        passed=values["passed"],
+        policies=values["policies"],
         results=results,
         failed=[r.rule for r in results if not r.passed],
-        evaluated_at=evaluation.evaluated_at,
-        actor=evaluation.actor,
-        digest=evaluation.digest,
-        facts=evaluation.facts if include_facts else None,
+        evaluated_at=values["evaluated_at"],
+        actor=values["actor"],
+        digest=values["digest"],
+        facts=values["facts"] if include_facts else None,
     )
+
+
+# ----------------------------------------------------------------------------- the gate check's hot path
+
+
+@dataclass(frozen=True)
+class PreparedCheck:
+    """A gate check's evaluation, ready to store again: valid while the ledger head is unchanged and the
+    facts are younger than CHARTER_GATE_FACTS_TTL_SECONDS (the same rule as the facts cache)."""
+
+    system_id: int
+    release_id: int
+    facts_at: datetime
+    memo: tuple[Any, list[dict[str, Any]], bool, list[dict[str, Any]], str]
+
+
+_prepared: HeadCache[tuple[str, int, str], PreparedCheck] = HeadCache(1_024)
+
+
+def clear_prepared() -> None:
+    _prepared.clear()
+
+
+def prepared_check(
+    system_key: str, version: int, stage: str, head: str, now: datetime, ttl: float
+) -> PreparedCheck | None:
+    """The evaluation a check of (system, release, stage) would compute now, if an earlier check computed it
+    under this ledger head from facts still fresh enough; None otherwise (evaluate with `evaluate_check`)."""
+    if ttl <= 0:
+        return None
+    prepared = _prepared.get((system_key, version, stage), head)
+    if prepared is None or not -ttl <= (now - prepared.facts_at).total_seconds() <= ttl:
+        return None
+    return prepared
+
+
+_inserters: WeakKeyDictionary[sessionmaker[Session], GroupInsert] = WeakKeyDictionary()
+_inserters_lock = threading.Lock()
+
+
+def evaluation_inserter(factory: sessionmaker[Session]) -> GroupInsert:
+    """The group-commit writer of gate evaluations for a database (one per session factory)."""
+    with _inserters_lock:
+        inserter = _inserters.get(factory)
+        if inserter is None:
+            inserter = _inserters[factory] = GroupInsert(factory, cast(Table, GateEvaluation.__table__))
+        return inserter
+
+
+def evaluation_values(evaluation: GateEvaluation) -> dict[str, Any]:
+    """The column values of an evaluation not yet stored."""
+    table = cast(Table, GateEvaluation.__table__)
+    return {c.key: getattr(evaluation, c.key) for c in table.columns if c.key != "id"}
+
+
+def check_values(prepared: PreparedCheck, stage: str, actor: str, now: datetime) -> dict[str, Any]:
+    """The row of a gate evaluation (purpose 'check') made from a prepared check, evaluated now."""
+    stored_facts, rows, passed, used, digest = prepared.memo
+    return {
+        "system_id": prepared.system_id,
+        "release_id": prepared.release_id,
+        "stage": stage,
+        "purpose": "check",
+        "policies": used,
+        "facts": stored_facts,
+        "results": rows,
+        "passed": passed,
+        "digest": digest,
+        "actor": actor,
+        "evaluated_at": now,
+    }
 
 
 def check_gate(ctx: Ctx, system_key: str, version: int, stage: str) -> GateEvaluation:
@@ -201,8 +291,7 @@ def store_evaluation(ctx: Ctx, evaluation: GateEvaluation) -> GateEvaluation:
     unit of work costs several times the insert itself on the gate-check hot path)."""
     ctx.require("gate:check")
     table = cast(Table, GateEvaluation.__table__)
-    values = {c.key: getattr(evaluation, c.key) for c in table.columns if c.key != "id"}
-    stmt = insert(table).values(**values).returning(table.c.id)
+    stmt = insert(table).values(**evaluation_values(evaluation)).returning(table.c.id)
     evaluation.id = ctx.session.execute(stmt).scalar_one()
     return evaluation
 
