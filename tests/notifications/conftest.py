@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.notifications.receiver import Receiver
+from tests.releases.conftest import system  # noqa: F401  (fixture: a registered system)
 
 
 @pytest.fixture

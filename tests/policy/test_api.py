@@ -172,13 +172,21 @@ def test_concurrent_gate_checks_are_stored_in_shared_transactions(client_for, ac
     monkeypatch.setattr(inserter, "_factory", held_factory)
 
     async def burst() -> list[httpx.Response]:
+        # Twelve checks in flight at once, each waiting for the writer. They are started one after the other
+        # (each has handed in its row before the next starts), because the tests' database connection is
+        # shared by all sessions and must not be used by two threads at once.
         transport = httpx.ASGITransport(app=app)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
         async with httpx.AsyncClient(transport=transport, base_url="http://t", headers={"Authorization": token}) as c:
-            sent = asyncio.gather(*(c.post(GATE, params={"stage": "pilot"}) for _ in range(12)))
-            while inserter.submitted - submitted < 12:
-                await asyncio.sleep(0.01)
+            sent: list[asyncio.Future[httpx.Response]] = []
+            for n in range(1, 13):
+                sent.append(asyncio.ensure_future(c.post(GATE, params={"stage": "pilot"})))
+                while inserter.submitted - submitted < n and not sent[-1].done():
+                    assert loop.time() < deadline, "the check never reached the writer"
+                    await asyncio.sleep(0.005)
             opened.set()
-            return await sent
+            return list(await asyncio.gather(*sent))
 
     answers = asyncio.run(burst())
     assert [r.status_code for r in answers] == [200] * 12

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -14,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from charter.access.models import ApiToken, User
 from charter.access.principal import Principal
-from charter.access.roles import permissions_for
+from charter.access.roles import ROLES, permissions_for
 from charter.access.schemas import TokenCreate, UserCreate, UserUpdate
 from charter.clock import isoformat
 from charter.errors import (
@@ -355,6 +356,19 @@ def touch_token(session: Session, token_id: int, now: datetime) -> None:
         .values(last_used_at=now)
         .execution_options(synchronize_session="evaluate")
     )
+
+
+def users_who_can(
+    session: Session, permission: str, *, roles: Iterable[str] | None = None, exclude: Iterable[int | None] = ()
+) -> list[int]:
+    """Ids of the enabled users whose role grants `permission` (only `roles`, when given), minus `exclude`:
+    the people to ask for an approval."""
+    wanted = [r for r in ROLES if permission in permissions_for(r) and (roles is None or r in set(roles))]
+    if not wanted:
+        return []
+    skip = {i for i in exclude if i is not None}
+    stmt = select(User.id).where(User.role.in_(wanted), User.disabled.is_(False)).order_by(User.id)
+    return [i for i in session.scalars(stmt) if i not in skip]
 
 
 def authenticate_password(session: Session, username: str, password: str) -> User:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from charter.errors import Conflict, PermissionDenied, ValidationFailed
 from charter.ledger.service import snapshot
-from charter.procedures import rules, views
+from charter.procedures import notices, rules, views
 from charter.procedures.models import ProcedureRun, RunItem
 from charter.procedures.service import check_version, item_snap
 from charter.procedures.template_schema import signoff_roles
@@ -107,7 +107,9 @@ def submit_run(ctx: Ctx, run_id: int, *, version: int, reason: str | None = None
             + ", ".join(unanswered),
             unanswered=unanswered,
         )
-    return _move(ctx, run, "submitted", version, reason)
+    moved = _move(ctx, run, "submitted", version, reason)
+    notices.signoff_requested(ctx, moved, loaded.spec)
+    return moved
 
 
 def signoff_run(ctx: Ctx, run_id: int, decision: str, *, version: int, reason: str | None = None) -> ProcedureRun:
@@ -154,7 +156,9 @@ def signoff_run(ctx: Ctx, run_id: int, decision: str, *, version: int, reason: s
         raise ValidationFailed(
             "reason is required to reject: say what must change", errors=[{"loc": ["reason"], "msg": "required"}]
         )
-    return _move(ctx, run, target, version, reason)
+    moved = _move(ctx, run, target, version, reason)
+    notices.signoff_decided(ctx, moved, loaded.spec)
+    return moved
 
 
 def reopen_run(ctx: Ctx, run_id: int, *, version: int, reason: str | None = None) -> ProcedureRun:

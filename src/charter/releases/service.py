@@ -14,6 +14,7 @@ from charter.errors import Conflict, NotFound, PermissionDenied, StaleVersion, V
 from charter.inventory.models import AISystem
 from charter.inventory.service import get_system
 from charter.ledger.service import snapshot
+from charter.releases import notices
 from charter.releases.facts import allowed_stages
 from charter.releases.models import Release, ReleaseApproval, ReleaseArtifact, ReleaseStage, ReleaseStageConfig
 from charter.releases.rules import (
@@ -205,7 +206,9 @@ def request_stage(ctx: Ctx, system_key: str, version: int, data: StageRequest) -
             f"release {version} was already requested for {data.stage}; its status there is '{existing.status}'",
             status_at_stage=existing.status,
         )
-    return new_stage_row(ctx, system, release, data.stage, data.reason)
+    row = new_stage_row(ctx, system, release, data.stage, data.reason)
+    notices.approval_requested(ctx, system, release, data.stage, data.reason)
+    return row
 
 
 def decide(ctx: Ctx, system_key: str, version: int, data: DecisionIn) -> tuple[ReleaseApproval, ReleaseStage]:
@@ -268,6 +271,7 @@ def decide(ctx: Ctx, system_key: str, version: int, data: DecisionIn) -> tuple[R
 
         if approval_rules_pass(ctx, system, release, data.stage):
             set_status(ctx, system, release, row, "approved", "the stage's approval rules pass")
+    notices.approval_decided(ctx, system, release, decision, row.status)
     return decision, row
 
 
