@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -52,19 +53,8 @@ def _shape(route: Any) -> tuple[str | None, ...] | None:
     return tuple(_ANY if "{" in part else part for part in template.split("/"))
 
 
-def _plain_matches() -> frozenset[Any]:
-    """`matches` implementations that match a path with the route's compiled template and nothing else."""
-    plain: set[Any] = {Route.matches}
-    try:
-        from fastapi.routing import APIRoute
-
-        plain.add(APIRoute.matches)
-    except ImportError:  # pragma: no cover - FastAPI is a dependency
-        pass
-    return frozenset(plain)
-
-
-_PLAIN_MATCHES = _plain_matches()
+# `matches` implementations that match a path with the route's compiled template and nothing else.
+_PLAIN_MATCHES = frozenset({Route.matches, APIRoute.matches})
 
 
 class RouteIndex:

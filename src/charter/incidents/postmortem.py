@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from charter.access.models import User
 from charter.access.principal import require_distinct
 from charter.errors import Conflict, NotFound, StaleVersion, ValidationFailed
 from charter.incidents import catalog
@@ -159,16 +158,11 @@ def submit(ctx: Ctx, key: str, version: int) -> Postmortem:
             errors=[{"loc": [m], "msg": "required to submit"} for m in missing],
         )
     pm = _move(ctx, incident, pm, "in_review", version, None)
+    from charter.access.service import users_who_can
     from charter.incidents.store import automatic
     from charter.notifications.service import notify
 
-    reviewers = [
-        u.id
-        for u in ctx.session.scalars(
-            select(User).where(User.role.in_(("governance", "approver")), User.disabled.is_(False))
-        )
-        if u.id != pm.author_id
-    ]
+    reviewers = users_who_can(ctx.session, "reviews:signoff", roles=("governance", "approver"), exclude=(pm.author_id,))
     notify(
         automatic(ctx),
         "incident.postmortem_review",

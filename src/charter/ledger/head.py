@@ -20,13 +20,10 @@ from sqlalchemy.orm import Session
 from charter.ledger.models import LedgerHead
 
 EMPTY = "empty"
-_SQL = "SELECT seq, hash FROM ledger_head WHERE id = 1"  # portable SQL: no parameters, no dialect
+_SQL = f"SELECT seq, hash FROM {LedgerHead.__tablename__} WHERE id = 1"  # noqa: S608  (a constant, no input)
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-
-
-assert LedgerHead.__tablename__ == "ledger_head"
 
 
 def _state(row: Any) -> str:
@@ -61,7 +58,7 @@ def session_head(session: Session) -> str:
 
 class HeadCache(Generic[K, V]):
     """Values valid while the ledger head is unchanged: `get` answers only for the head they were
-    computed under. Bounded (least recently stored first out) and thread-safe."""
+    computed under. Bounded (least recently used first out) and thread-safe."""
 
     def __init__(self, maxsize: int = 1_024) -> None:
         self._items: OrderedDict[K, tuple[str, V]] = OrderedDict()
@@ -71,9 +68,10 @@ class HeadCache(Generic[K, V]):
     def get(self, key: K, head: str) -> V | None:
         with self._lock:
             item = self._items.get(key)
-        if item is None or item[0] != head:
-            return None
-        return item[1]
+            if item is None or item[0] != head:
+                return None
+            self._items.move_to_end(key)
+            return item[1]
 
     def put(self, key: K, head: str, value: V) -> None:
         with self._lock:
@@ -82,13 +80,6 @@ class HeadCache(Generic[K, V]):
             while len(self._items) > self._maxsize:
                 self._items.popitem(last=False)
 
-    def discard(self, key: K) -> None:
-        with self._lock:
-            self._items.pop(key, None)
-
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)

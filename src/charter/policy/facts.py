@@ -27,13 +27,13 @@ from __future__ import annotations
 import importlib
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from charter.errors import CharterError
+from charter.ledger.head import HeadCache, session_head
 from charter.policy.facts_schema import CORE_SCHEMA, PLACEHOLDERS
 from charter.policy.rules import CelEnvironment, Namespace, check_type_signature
 
@@ -212,50 +212,36 @@ def system_facts(session: Session, system: AISystem, allowed_stages: list[str]) 
     }
 
 
-def ledger_state(session: Session) -> str:
-    """The ledger head (seq and hash) in the session's transaction: it changes with every recorded change
-    of governance state (charter.ledger.head)."""
-    from charter.ledger.head import session_head
-
-    return session_head(session)
-
-
 @dataclass(frozen=True)
 class _Cached:
-    state: str
     computed_at: datetime
     facts: dict[str, Any]
 
 
-_cache: OrderedDict[tuple[int, int, str], _Cached] = OrderedDict()
 _CACHE_MAX = 1_024
+_cache: HeadCache[tuple[int, int, str], _Cached] = HeadCache(_CACHE_MAX)
+
+
+def fresh(computed_at: datetime, now: datetime, ttl: float) -> bool:
+    """Whether values computed at `computed_at` may serve a check at `now`: at most `ttl` seconds apart
+    either way (a concurrent check may have computed them a moment after this one's `now`)."""
+    return -ttl <= (now - computed_at).total_seconds() <= ttl
 
 
 def _cache_get(key: tuple[int, int, str], state: str, now: datetime, ttl: float) -> dict[str, Any] | None:
-    with _lock:
-        entry = _cache.get(key)
-        if entry is None or entry.state != state:
-            return None
-        age = (now - entry.computed_at).total_seconds()
-        # A concurrent check may have assembled them a moment after this one's `now` (single flight).
-        if not -ttl <= age <= ttl:
-            return None
-        _cache.move_to_end(key)
-        return dict(entry.facts)
+    entry = _cache.get(key, state)
+    if entry is None or not fresh(entry.computed_at, now, ttl):
+        return None
+    return dict(entry.facts)
 
 
 def _cache_put(key: tuple[int, int, str], state: str, now: datetime, facts: dict[str, Any]) -> None:
-    with _lock:
-        _cache[key] = _Cached(state, now, dict(facts))
-        _cache.move_to_end(key)
-        while len(_cache) > _CACHE_MAX:
-            _cache.popitem(last=False)
+    _cache.put(key, state, _Cached(now, dict(facts)))
 
 
 def clear_cache() -> None:
     """Forget cached facts, and the gate checks prepared from them (charter.policy.gate)."""
-    with _lock:
-        _cache.clear()
+    _cache.clear()
     from charter.policy.gate import clear_prepared
 
     clear_prepared()
@@ -349,7 +335,7 @@ def assemble_versioned(
     request = FactsRequest(session=session, system=system, release=release, stage=stage, now=now)
     key = (system.id, release.id, stage)
     if ttl > 0 and state is None:
-        state = ledger_state(session)
+        state = session_head(session)
     if ttl <= 0:
         state = None
     facts = _cache_get(key, state, now, ttl) if state is not None else None

@@ -115,11 +115,12 @@ def evaluate_gate(ctx: Ctx, system: AISystem, release: Release, stage: str, purp
     A check (not a promotion) whose facts came whole from the facts cache reuses the evaluation of those
     same facts under the same policies: identical input, identical result; it is stored again all the same.
     """
-    from charter.policy.facts import assemble_versioned, ledger_state
+    from charter.ledger.head import session_head
+    from charter.policy.facts import assemble_versioned
     from charter.policy.service import gate_policies
 
     ttl = ctx.settings.gate_facts_ttl_seconds if purpose == "check" else 0.0
-    state = ledger_state(ctx.session) if ttl > 0 else None
+    state = session_head(ctx.session) if ttl > 0 else None
     policies, state = gate_policies(ctx, stage, state=state)
     now = ctx.now()
     facts, token = assemble_versioned(ctx.session, system, release, stage, now, ttl=ttl, state=state)
@@ -170,9 +171,7 @@ def approval_rules_pass(ctx: Ctx, system: AISystem, release: Release, stage: str
 
 
 def to_read(evaluation: GateEvaluation, system_key: str, version: int, include_facts: bool = False) -> GateRead:
-    values = {c: getattr(evaluation, c) for c in ("stage", "purpose", "passed", "policies", "results", "facts")}
-    values |= {"evaluated_at": evaluation.evaluated_at, "actor": evaluation.actor, "digest": evaluation.digest}
-    return read_values(values, evaluation.id, system_key, version, include_facts)
+    return read_values(evaluation_values(evaluation), evaluation.id, system_key, version, include_facts)
 
 
 def read_values(
@@ -226,7 +225,9 @@ def prepared_check(
     if ttl <= 0:
         return None
     prepared = _prepared.get((system_key, version, stage), head)
-    if prepared is None or not -ttl <= (now - prepared.facts_at).total_seconds() <= ttl:
+    from charter.policy.facts import fresh
+
+    if prepared is None or not fresh(prepared.facts_at, now, ttl):
         return None
     return prepared
 
@@ -245,7 +246,7 @@ def evaluation_inserter(factory: sessionmaker[Session]) -> GroupInsert:
 
 
 def evaluation_values(evaluation: GateEvaluation) -> dict[str, Any]:
-    """The column values of an evaluation not yet stored."""
+    """The column values of an evaluation (all but its id)."""
     table = cast(Table, GateEvaluation.__table__)
     return {c.key: getattr(evaluation, c.key) for c in table.columns if c.key != "id"}
 

@@ -139,7 +139,7 @@ def gate_policies(ctx: Ctx, stage: str, *, state: str | None) -> tuple[list[Poli
     Given the ledger state, the list is reused while the ledger head is unchanged (saving a policy is a
     ledger-recorded change)."""
     global _views
-    from charter.policy.facts import ledger_state
+    from charter.ledger.head import session_head
 
     cache = state is not None
     with _compiled_lock:
@@ -152,7 +152,7 @@ def gate_policies(ctx: Ctx, stage: str, *, state: str | None) -> tuple[list[Poli
             PolicyView(p.id, p.name, p.version, p.stage, p.enabled, list(p.rules)) for p in latest_policies(ctx.session)
         ]
         if cache:
-            state = ledger_state(ctx.session)  # installing the defaults moved the head
+            state = session_head(ctx.session)  # installing the defaults moved the head
             with _compiled_lock:
                 _views = (state, views)
     return [v for v in views if v.enabled and v.stage == stage], state
