@@ -28,14 +28,14 @@ TARGET_MS = 150.0
 def seed(factory: Any, settings: Any, systems: int, risks: int, points: int) -> None:
     from sqlalchemy import insert, select
 
-    from charter.access.principal import SYSTEM, Principal
     from charter.access.schemas import UserCreate
     from charter.access.service import _create_user
-    from charter.clock import SystemClock
     from charter.context import Ctx
     from charter.inventory import service as inventory
     from charter.inventory.models import AISystem
     from charter.inventory.schemas import SystemCreate
+    from charter.kit.clock import SystemClock
+    from charter.kit.principal import SYSTEM, Principal
     from charter.monitoring import ingest
     from charter.risk.matrices import active_matrix
     from charter.risk.models import Risk
@@ -123,14 +123,16 @@ def main() -> int:
 
     from fastapi.testclient import TestClient
 
-    import charter.models
+    from charter.kit.registry import load_models
+
+    load_models()
     import charter.web.models  # noqa: F401
     from charter.access.models import User
-    from charter.app import create_app
-    from charter.clock import SystemClock
-    from charter.db import Base, make_engine, make_session_factory
-    from charter.migrate import upgrade
-    from charter.settings import Settings
+    from charter.http.app import create_app
+    from charter.kit.clock import SystemClock
+    from charter.kit.db import Base, make_engine, make_session_factory
+    from charter.kit.migrate import upgrade
+    from charter.kit.settings import Settings
     from charter.web.auth.session import COOKIE, start
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -42,16 +42,18 @@ def seed(data_dir: Path) -> str:
     sys.path.insert(0, str(ROOT))
     from tests.releases.conftest import approve_procedure, close_risk, critical_risk, make_system, submit
 
-    import charter.models  # noqa: F401
+    from charter.kit.registry import load_models
+
+    load_models()
     from charter.access.models import User
-    from charter.access.principal import Principal
     from charter.access.schemas import TokenCreate
     from charter.access.service import issue_token
-    from charter.clock import FixedClock
     from charter.context import Ctx
-    from charter.db import Base, make_engine, make_session_factory
-    from charter.migrate import upgrade
-    from charter.settings import Settings
+    from charter.kit.clock import FixedClock
+    from charter.kit.db import Base, make_engine, make_session_factory
+    from charter.kit.migrate import upgrade
+    from charter.kit.principal import Principal
+    from charter.kit.settings import Settings
 
     settings = Settings(env="dev", data_dir=data_dir)
     engine = make_engine(settings.db_url)
@@ -109,7 +111,7 @@ def serve(data_dir: str, port: int, workers: int) -> None:
     import uvicorn
 
     uvicorn.run(
-        "charter.app:create_app",
+        "charter.http.app:create_app",
         factory=True,
         host="127.0.0.1",
         port=port,

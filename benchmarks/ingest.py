@@ -44,17 +44,19 @@ def _free_port() -> int:
 
 def prepare(db_url: str, data_dir: Path) -> str:
     """Migrate, create the admin, a system and a machine token with metrics:write; return the token."""
-    import charter.models  # noqa: F401
-    from charter.access.principal import SYSTEM
+    from charter.kit.registry import load_models
+
+    load_models()
     from charter.access.schemas import TokenCreate
     from charter.access.service import bootstrap_admin, issue_token
-    from charter.clock import SystemClock
     from charter.context import Ctx
-    from charter.db import Base, make_engine, make_session_factory
     from charter.inventory.schemas import SystemCreate
     from charter.inventory.service import create_system
-    from charter.migrate import upgrade
-    from charter.settings import Settings
+    from charter.kit.clock import SystemClock
+    from charter.kit.db import Base, make_engine, make_session_factory
+    from charter.kit.migrate import upgrade
+    from charter.kit.principal import SYSTEM
+    from charter.kit.settings import Settings
 
     settings = Settings(env="dev", data_dir=data_dir, database_url=db_url)
     engine = make_engine(db_url)
@@ -95,7 +97,7 @@ def serve(db_url: str, data_dir: Path, port: int, workers: int = 1) -> subproces
     """uvicorn in its own process (with `workers` > 1: that many worker processes, as `uvicorn --workers`)."""
     code = (
         "import uvicorn\n"
-        f"uvicorn.run('charter.app:create_app', factory=True, host='127.0.0.1', port={port}, workers={workers}, "
+        f"uvicorn.run('charter.http.app:create_app', factory=True, host='127.0.0.1', port={port}, workers={workers}, "
         "log_level='warning', access_log=False)\n"
     )
     env = {**os.environ, "CHARTER_DATA_DIR": str(data_dir), "CHARTER_DATABASE_URL": db_url, "CHARTER_ENV": "dev"}

@@ -36,18 +36,20 @@ from sqlalchemy import JSON, DateTime, Engine, String, create_engine, insert, se
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-import charter.models  # noqa: F401
-from charter.access.principal import SYSTEM
-from charter.clock import FixedClock, isoformat
 from charter.context import Ctx
-from charter.db import Base, make_engine, make_session_factory
+from charter.kit.clock import FixedClock, isoformat
+from charter.kit.db import Base, make_engine, make_session_factory
+from charter.kit.migrate import upgrade
+from charter.kit.principal import SYSTEM
+from charter.kit.registry import load_models
+from charter.kit.settings import Settings
 from charter.ledger.export import verify_export, write_export
 from charter.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerHead
 from charter.ledger.rules import FIELDS, checkpoint_message, entry_hash
 from charter.ledger.signing import load_or_create_signer
 from charter.ledger.verify import verify_database
-from charter.migrate import upgrade
-from charter.settings import Settings
+
+load_models()  # every table on Base.metadata
 
 TARGET = 100_000  # entries/s verify must reach
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -207,7 +209,7 @@ def bench_record(engine: Engine, settings: Settings, n: int, per_commit: int) ->
 
 
 def bench_use_case(engine: Engine, settings: Settings, n: int) -> float:
-    from charter.inventory import service
+    from charter.inventory import queries, service
     from charter.inventory.schemas import SystemCreate, SystemUpdate
 
     factory = make_session_factory(engine)
@@ -221,7 +223,7 @@ def bench_use_case(engine: Engine, settings: Settings, n: int) -> float:
     for i in range(n):
         with factory() as session:
             ctx = Ctx(session=session, principal=SYSTEM, clock=clock, settings=settings)
-            system = service.get_system(session, key)
+            system = queries.get_system(session, key)
             service.update_system(ctx, key, SystemUpdate(version=system.version, description=f"revision {i}"))
             ctx.commit()
         clock.advance(seconds=1)

@@ -14,9 +14,11 @@ from pathlib import Path
 
 from alembic import command
 
-import charter.models  # noqa: F401
-from charter.db import Base, make_engine
-from charter.migrate import alembic_config, upgrade
+from charter.kit.db import Base, make_engine
+from charter.kit.migrate import alembic_config, upgrade
+from charter.kit.registry import load_models
+
+load_models()  # every table on Base.metadata
 
 
 def main() -> None:

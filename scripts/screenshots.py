@@ -31,17 +31,19 @@ def seeded_server(data_dir: Path) -> tuple[str, object]:
     import uvicorn
     from sqlalchemy import select
 
-    import charter.models
+    from charter.kit.registry import load_models
+
+    load_models()
     import charter.web.models  # noqa: F401
-    from charter.access.principal import SYSTEM
-    from charter.app import create_app
-    from charter.clock import SystemClock
     from charter.context import Ctx
-    from charter.db import make_engine, make_session_factory
-    from charter.demo import seed_demo
+    from charter.demo.seed import seed_demo
+    from charter.http.app import create_app
     from charter.incidents.models import Incident
-    from charter.migrate import upgrade
-    from charter.settings import Settings
+    from charter.kit.clock import SystemClock
+    from charter.kit.db import make_engine, make_session_factory
+    from charter.kit.migrate import upgrade
+    from charter.kit.principal import SYSTEM
+    from charter.kit.settings import Settings
 
     settings = Settings(env="dev", data_dir=data_dir)
     engine = make_engine(settings.db_url)
@@ -76,7 +78,7 @@ def main() -> int:
         return 1
     from playwright.sync_api import sync_playwright
 
-    from charter.demo_data import DEMO_PASSWORD
+    from charter.demo.data import DEMO_PASSWORD
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

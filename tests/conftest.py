@@ -11,25 +11,31 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-import charter.models  # noqa: F401
 from charter.access.models import User
-from charter.access.principal import Principal
-from charter.access.roles import ROLES
 from charter.access.schemas import TokenCreate
 from charter.access.service import issue_token
-from charter.app import create_app
-from charter.clock import FixedClock
+from charter.bootstrap import install_defaults
 from charter.context import Ctx
-from charter.db import Base, make_engine
-from charter.migrate import upgrade
-from charter.settings import Settings
+from charter.http.app import create_app
+from charter.kit.cache import clear_all
+from charter.kit.clock import FixedClock
+from charter.kit.db import Base, make_engine
+from charter.kit.migrate import upgrade
+from charter.kit.principal import Principal
+from charter.kit.registry import load_models
+from charter.kit.roles import ROLES
+from charter.kit.settings import Settings
+
+load_models()  # every table on Base.metadata
 
 PG_URL = os.environ.get("CHARTER_TEST_DATABASE_URL")
 
@@ -64,13 +70,23 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def engine(db_url: str) -> Iterator[Engine]:
+def engine(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     eng = make_engine(db_url)
     upgrade(eng)
     # Tables a module added before its migration was generated; tests/test_migrations.py fails on drift.
     Base.metadata.create_all(eng)
+    # What `charter db upgrade` installs: the shipped policies and SOP templates (reads never install them).
+    install_defaults(eng, Settings(env="test", data_dir=tmp_path_factory.mktemp("defaults")), FixedClock())
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    """Every head-validated cache starts empty (each test rolls its database back)."""
+    clear_all()
+    yield
+    clear_all()
 
 
 @pytest.fixture
@@ -187,3 +203,19 @@ def client_for(app, actors: Actors, session: Session) -> ClientFor:  # type: ign
         return c
 
     return make
+
+
+class AppTransport(httpx.BaseTransport):
+    """An httpx transport that runs each request through the app in-process (Starlette's TestClient), so
+    charter.client (httpx) talks to the app without a server. A request runs whole — including the unit of
+    work's teardown — before its answer returns, so requests never overlap on the test's connection.
+    (TestClient's own transport speaks httpx2 when that is installed; this adapts between the two.)"""
+
+    def __init__(self, app: Any) -> None:
+        self.client = TestClient(app)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        answer = self.client.request(
+            request.method, str(request.url), headers=list(request.headers.multi_items()), content=request.read()
+        )
+        return httpx.Response(answer.status_code, headers=list(answer.headers.multi_items()), content=answer.content)

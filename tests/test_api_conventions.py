@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
-from charter.app import create_app
-from charter.settings import Settings
+from charter.http.app import create_app
+from charter.kit.settings import Settings
 
 PROBLEM = "application/problem+json"
 SYSTEM = {"key": "support-bot", "name": "Support bot", "deployment_type": "embedded"}

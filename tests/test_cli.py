@@ -192,7 +192,8 @@ def test_help_starts_fast_and_imports_nothing_heavy() -> None:
     """`charter --help` well under half a second: no SQLAlchemy, FastAPI, httpx or pydantic at import."""
     probe = (
         "import sys, charter.cli.main; "
-        "print(','.join(m for m in ('sqlalchemy', 'fastapi', 'httpx', 'pydantic', 'charter.app') if m in sys.modules))"
+        "heavy = ('sqlalchemy', 'fastapi', 'httpx', 'pydantic', 'charter.http.app'); "
+        "print(','.join(m for m in heavy if m in sys.modules))"
     )
     heavy = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     assert heavy == "", f"imported at CLI start-up: {heavy}"
@@ -295,7 +296,7 @@ def against(server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_first_serve_prints_the_generated_admin_password_once(against: Server) -> None:
     from charter.bootstrap import prepare
-    from charter.settings import Settings
+    from charter.kit.settings import Settings
 
     lines = [line for line in against.output if "first administrator" in line]
     assert len(lines) == 1, against.output

@@ -11,11 +11,11 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from charter.access.models import User
-from charter.access.principal import SYSTEM, Principal
 from charter.bootstrap import prepare
-from charter.clock import SystemClock
 from charter.context import Ctx
-from charter.settings import Settings
+from charter.kit.clock import SystemClock
+from charter.kit.principal import SYSTEM, Principal
+from charter.kit.settings import Settings
 
 
 @pytest.fixture
@@ -52,9 +52,8 @@ def test_the_demo_tells_a_true_release_story_then_creates_the_first_admin(fresh_
     from charter.ledger.models import LedgerEntry
     from charter.ledger.verify import verify_database
     from charter.monitoring.models import Alert
-    from charter.policy.models import GateEvaluation
     from charter.releases.history import current_pointers, history
-    from charter.releases.models import Release
+    from charter.releases.models import GateEvaluation, Release
 
     settings = Settings(env="dev", data_dir=tmp_path / "data", database_url=fresh_url)
     started = datetime.now(UTC)

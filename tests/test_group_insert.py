@@ -1,4 +1,4 @@
-"""Group commit (charter.group_insert): concurrent rows share transactions; a bad row fails alone."""
+"""Group commit (charter.kit.group_insert): concurrent rows share transactions; a bad row fails alone."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 from sqlalchemy.exc import IntegrityError
 
-from charter.group_insert import GroupInsert
+from charter.kit.group_insert import GroupInsert
 
 
 def _probe_table(connection) -> Table:  # type: ignore[no-untyped-def]

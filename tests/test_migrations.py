@@ -6,9 +6,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
 
-import charter.models  # noqa: F401
-from charter.db import Base, make_engine
-from charter.migrate import migration_status, upgrade
+from charter.kit.db import Base, make_engine
+from charter.kit.migrate import migration_status, upgrade
+from charter.kit.registry import load_models
+
+load_models()  # every table on Base.metadata
 
 
 def _fresh_engine(db_url: str, tmp_path) -> tuple[Engine, str | None]:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""Route lookup by path shape (charter.routing): same route as the full scan, far fewer tries."""
+"""Route lookup by path shape (charter.kit.routing): same route as the full scan, far fewer tries."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from fastapi import APIRouter
 from starlette.routing import Match, Route
 
-from charter.routing import API, RouteIndex, add_routes
+from charter.kit.routing import API, RouteIndex, add_routes
 
 SAMPLE = {"int": "7", "str": "x1", "path": "a/b.txt", "float": "1.5", "uuid": "0" * 8 + "-0000-0000-0000-" + "0" * 12}
 

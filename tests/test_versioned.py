@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from sqlalchemy import update
 from sqlalchemy.orm.exc import StaleDataError
 
-from charter.deps import CtxDep
+from charter.access.deps import CtxDep
 from charter.inventory import service
 from charter.inventory.models import AISystem
 from charter.inventory.schemas import SystemCreate

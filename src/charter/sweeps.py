@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from sqlalchemy.orm import Session, sessionmaker
 
-    from charter.clock import Clock
     from charter.context import Ctx
-    from charter.settings import Settings
+    from charter.kit.clock import Clock
+    from charter.kit.settings import Settings
 
 log = logging.getLogger("charter.sweeps")
 
@@ -54,7 +54,7 @@ def discover() -> None:
     global _DISCOVERED
     if _DISCOVERED:
         return
-    from charter.modules import DOMAINS, load
+    from charter.kit.registry import DOMAINS, load
 
     for domain in DOMAINS:
         load(domain, "sweeps")
@@ -86,8 +86,8 @@ def run_all(
     only: list[str] | None = None,
 ) -> dict[str, Any]:
     """Run every registered sweep once, each in its own transaction; a failing sweep is logged, not fatal."""
-    from charter.access.principal import SYSTEM
     from charter.context import Ctx
+    from charter.kit.principal import SYSTEM
 
     results: dict[str, Any] = {}
     for name, fn in registered().items():

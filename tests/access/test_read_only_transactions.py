@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-from charter.db import make_engine, make_session_factory, read_only
+from charter.kit.db import make_engine, make_session_factory, read_only
 
 
 @pytest.fixture

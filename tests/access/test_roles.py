@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from charter.access.matrix import DOC_PATH, render_matrix, update_doc
-from charter.access.principal import SYSTEM, Principal, require_distinct
-from charter.access.roles import PERMISSIONS, ROLE_PERMISSIONS, ROLES, permissions_for
-from charter.errors import PermissionDenied
+from charter.kit.errors import PermissionDenied
+from charter.kit.principal import SYSTEM, Principal, require_distinct
+from charter.kit.roles import PERMISSIONS, ROLE_PERMISSIONS, ROLES, permissions_for
 
 WRITES = {p for p in PERMISSIONS if not p.endswith(":read")}
 

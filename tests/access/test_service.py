@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from charter.access import service
 from charter.access.models import ApiToken, User
-from charter.access.principal import SYSTEM, Principal
 from charter.access.schemas import TokenCreate, UserCreate, UserUpdate
 from charter.context import Ctx
-from charter.errors import Conflict, NotFound, PermissionDenied, StaleVersion, Unauthenticated, ValidationFailed
+from charter.kit.errors import Conflict, NotFound, PermissionDenied, StaleVersion, Unauthenticated, ValidationFailed
+from charter.kit.principal import SYSTEM, Principal
 from charter.ledger.models import LedgerEntry
 from tests.access.conftest import PASSWORD
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from charter.errors import ValidationFailed
 from charter.evidence.rules import check_allowed, detect_type, is_expired, safe_filename
+from charter.kit.errors import ValidationFailed
 
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from charter.errors import PayloadTooLarge, PermissionDenied, ValidationFailed
 from charter.evidence import service
 from charter.evidence.models import Evidence
 from charter.evidence.schemas import LinkCreate
+from charter.kit.errors import PayloadTooLarge, PermissionDenied, ValidationFailed
 from charter.ledger.models import LedgerEntry
 
 PDF = b"%PDF-1.7\n" + b"bias testing across 10 demographic groups\n" * 20

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from click.testing import Result
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -20,6 +19,7 @@ from charter.incidents.schemas import IncidentCreate
 from charter.inventory import service as inventory
 from charter.inventory.schemas import SystemCreate, Transition
 from charter.ledger.models import LedgerEntry
+from tests.conftest import AppTransport
 from tests.notifications.receiver import Receiver
 
 SYSTEM = "support-bot"
@@ -121,7 +121,7 @@ def cli(app: Any, actors: Any, session: Any, monkeypatch: pytest.MonkeyPatch, tm
     """`cli('engineer', 'incident', 'list')`: the real CLI over its HTTP client, against the in-process app."""
     from charter import client as client_module
 
-    transport = TestClient(app)._transport
+    transport = AppTransport(app)
     original = client_module.Client.__init__
 
     def init(self: Any, url: str | None = None, token: str | None = None, **kwargs: Any) -> None:

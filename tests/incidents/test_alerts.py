@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 import charter.incidents.alerts  # noqa: F401  (registers the monitoring hook, as the app does)
-from charter.incidents import service, views
+from charter.incidents import queries, service
 from charter.incidents.models import Incident
 from charter.incidents.schemas import TransitionIn
 from charter.monitoring import ingest
@@ -39,7 +39,7 @@ def test_a_firing_critical_alert_opens_an_incident_and_pages_the_owner(actors, p
     result = push({**HEALTHY, "accuracy": 0.70})
     assert [(c.rule, c.new_state) for c in result.alerts] == [("accuracy-low", "firing")]
     [incident] = incidents(actors)
-    read = views.read_incident(actors.ctx(), incident.key)
+    read = queries.read_incident(actors.ctx(), incident.key)
     assert (read.source, read.severity, read.reporter, read.commander) == ("alert", "HIGH", "system:charter", None)
     assert read.title == f"Alert accuracy-low firing on {system.key}"
     assert [lk.kind for lk in read.links if lk.kind == "alert"] == ["alert"]
@@ -75,7 +75,7 @@ def test_alerts_of_the_same_rule_join_the_ongoing_incident(actors, push, clock) 
     clock.advance(minutes=1)
     push({"accuracy": 0.70}, region="us")  # a second alert of the same rule (other labels)
     [incident] = incidents(actors)
-    alerts = [lk for lk in views.read_incident(actors.ctx(), incident.key).links if lk.kind == "alert"]
+    alerts = [lk for lk in queries.read_incident(actors.ctx(), incident.key).links if lk.kind == "alert"]
     assert len(alerts) == 2
     assert "incident.alert.joined" in [e.action for e in ledger(actors.session, incident.key)]
 
@@ -87,7 +87,7 @@ def test_resolved_alerts_are_noted_and_a_later_firing_after_resolution_opens_a_n
     clock.advance(minutes=1)
     push({"accuracy": 0.95})
     [incident] = incidents(actors)
-    notes = [e.body for e in views.read_timeline(actors.ctx(), incident.key) if e.event == "alert"]
+    notes = [e.body for e in queries.read_timeline(actors.ctx(), incident.key) if e.event == "alert"]
     assert notes[-1].startswith("alert accuracy-low (critical) resolved")
     clock.advance(minutes=1)
     push({"accuracy": 0.70})  # fires again while the incident is still open: joins it

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from charter.incidents import escalation, releases_link, service, views
+from charter.incidents import escalation, queries, releases_link, service
 from charter.incidents.schemas import IncidentCreate, RollbackIn
 from charter.incidents.store import automatic
 from charter.notifications import service as notifications
@@ -68,7 +68,7 @@ def test_a_critical_incident_on_production_runs_the_whole_response(actors, clock
             source="user_feedback",
         ),
     )
-    detail = views.read_incident(actors.ctx("viewer"), incident.key)
+    detail = queries.read_incident(actors.ctx("viewer"), incident.key)
 
     # the release deployed at production when it started is filled in
     assert (detail.system_stage, detail.release) == ("production", f"{CHATBOT}@2 (production)")
@@ -118,9 +118,9 @@ def test_a_critical_incident_on_production_runs_the_whole_response(actors, clock
     assert history.deployed_at(actors.ctx("viewer"), CHATBOT, "production", clock.now()).version == 1
     move = actors.session.scalars(select(Deployment).order_by(Deployment.id.desc())).first()
     assert move is not None and (move.kind, move.incident_key) == ("emergency", incident.key)
-    [rollback] = [lk for lk in views.read_incident(actors.ctx(), incident.key).links if lk.kind == "rollback"]
+    [rollback] = [lk for lk in queries.read_incident(actors.ctx(), incident.key).links if lk.kind == "rollback"]
     assert (rollback.ref, rollback.data["from_version"], rollback.data["to_version"]) == (str(move.id), 2, 1)
-    events = [e.body for e in views.read_timeline(actors.ctx(), incident.key) if e.event == "rollback"]
+    events = [e.body for e in queries.read_timeline(actors.ctx(), incident.key) if e.event == "rollback"]
     assert events == [f"rolled back {CHATBOT} at production: release 2 → 1 (harmful outputs since v2)"]
     assert "incident.rollback" in [e.action for e in ledger(actors.session, incident.key)]
     assert system.stage == "production"
@@ -140,7 +140,7 @@ def test_an_incident_started_before_the_last_deployment_names_the_release_then(a
 def test_a_rollback_with_nothing_earlier_is_refused_and_changes_nothing(actors, open_incident) -> None:
     import pytest
 
-    from charter.errors import Conflict
+    from charter.kit.errors import Conflict
 
     incident = open_incident("CRITICAL")  # a production system without releases
     with pytest.raises(Conflict, match="nothing is deployed at production"):

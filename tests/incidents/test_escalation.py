@@ -8,11 +8,11 @@ from urllib.parse import urlparse
 import pytest
 from sqlalchemy import select
 
-from charter.errors import PermissionDenied, ValidationFailed
-from charter.incidents import escalation, service, views
+from charter.incidents import escalation, queries, service
 from charter.incidents.models import IncidentEscalation
 from charter.incidents.schemas import SeverityIn
 from charter.incidents.store import automatic
+from charter.kit.errors import PermissionDenied, ValidationFailed
 from charter.notifications.models import Notification
 from tests.incidents.conftest import TWO_LEVELS, ledger
 
@@ -66,7 +66,7 @@ def test_an_unacknowledged_incident_escalates_to_the_next_level_on_time(actors, 
     clock.advance(minutes=15)
     assert sweep(actors) == {"escalated": [], "exhausted": [incident.key]}
     assert incident.escalation_exhausted and incident.next_escalation_at is None
-    assert views.read_incident(actors.ctx(), incident.key).escalation.exhausted
+    assert queries.read_incident(actors.ctx(), incident.key).escalation.exhausted
 
 
 def test_acknowledging_in_time_stops_the_escalation(actors, policy, open_incident, clock) -> None:
@@ -170,7 +170,7 @@ def test_acknowledging_through_the_signed_link_of_the_notification(
     path = urlparse(note.payload["ack_url"]).path
     page = anonymous.get(path)
     assert page.status_code == 200 and f"Acknowledge incident {incident.key}?" in page.text
-    assert views.read_incident(actors.ctx(), incident.key).acknowledged_at is None  # a GET changes nothing
+    assert queries.read_incident(actors.ctx(), incident.key).acknowledged_at is None  # a GET changes nothing
     r = anonymous.post(path)
     assert r.status_code == 200, r.text
     assert r.json()["acknowledged_by"] == "engineer" and r.json()["already"] is False

@@ -6,11 +6,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from charter.errors import Conflict, IllegalTransition, PermissionDenied, StaleVersion, ValidationFailed
-from charter.incidents import metrics, postmortem, service, views
+from charter.incidents import metrics, postmortem, queries, service
 from charter.incidents.export import postmortem_markdown
 from charter.incidents.schemas import ActionCreate, ActionUpdate, PostmortemWrite, ReviewIn, TransitionIn
 from charter.incidents.store import automatic
+from charter.kit.errors import Conflict, IllegalTransition, PermissionDenied, StaleVersion, ValidationFailed
 from tests.incidents.conftest import ledger
 
 FULL = {
@@ -142,7 +142,9 @@ def test_action_items_close_the_loop_and_go_overdue(actors, open_incident, clock
                 title="x x x", owner="approver", due_date=date(2026, 2, 1), link_type="risk", link_ref="RISK-9999"
             ),
         )
-    run_id = next(lk.ref for lk in views.read_incident(actors.ctx(), incident.key).links if lk.kind == "procedure_run")
+    run_id = next(
+        lk.ref for lk in queries.read_incident(actors.ctx(), incident.key).links if lk.kind == "procedure_run"
+    )
     by_run = postmortem.add_action(
         actors.ctx("engineer"),
         incident.key,

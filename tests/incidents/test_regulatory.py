@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from charter.errors import Conflict, ValidationFailed
-from charter.incidents import regulatory, views
+from charter.incidents import queries, regulatory
 from charter.incidents.schemas import ReportedIn, SeriousIn
 from charter.incidents.store import automatic
+from charter.kit.errors import Conflict, ValidationFailed
 from charter.notifications.models import Notification
 from tests.incidents.conftest import ledger
 
@@ -51,7 +51,7 @@ def test_a_serious_incident_on_a_high_risk_system_gets_the_deadline_of_its_case(
     incident = open_incident("CRITICAL")
     aware = clock.now() - timedelta(hours=3)
     flag(actors, incident, case, aware)
-    reg = views.read_incident(actors.ctx(), incident.key).regulatory
+    reg = queries.read_incident(actors.ctx(), incident.key).regulatory
     assert (reg.serious, reg.case, reg.article, reg.days) == (True, case, article, days)
     assert reg.deadline == aware + timedelta(days=days)
     assert reg.time_left_seconds == int((timedelta(days=days) - timedelta(hours=3)).total_seconds())
@@ -99,7 +99,7 @@ def test_the_clock_escalates_before_expiry_and_once_when_overdue(actors, policy,
     )
     clock.set(start + timedelta(days=5))
     assert sweep(actors) == {"reminded": []}  # overdue escalates once, not every sweep
-    reg = views.read_incident(actors.ctx(), incident.key).regulatory
+    reg = queries.read_incident(actors.ctx(), incident.key).regulatory
     assert reg.overdue and reg.time_left_seconds == -3 * 86400
     assert [e.action for e in ledger(actors.session, incident.key)].count("incident.serious.escalated") == 4
 
@@ -136,7 +136,7 @@ def test_recording_the_report_stops_the_reminders(actors, open_incident, clock) 
     assert incident.next_reminder_at is None
     clock.set(start + timedelta(days=11))
     assert sweep(actors) == {"reminded": []}
-    reg = views.read_incident(actors.ctx(), incident.key).regulatory
+    reg = queries.read_incident(actors.ctx(), incident.key).regulatory
     assert (reg.reported_at, reg.reference, reg.overdue) == (start + timedelta(days=3), "MSA-2026-17", False)
     assert reg.time_left_seconds == 7 * 86400  # reported with 7 days to spare
     with pytest.raises(Conflict, match="already reported"):

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from charter.errors import IllegalTransition, ValidationFailed
 from charter.incidents import catalog
 from charter.incidents.rules import (
     CATEGORIES,
@@ -25,6 +24,7 @@ from charter.incidents.rules import (
     reminder_times,
     report_deadline,
 )
+from charter.kit.errors import IllegalTransition, ValidationFailed
 
 CAT = catalog.load()
 LIFE = CAT.lifecycle

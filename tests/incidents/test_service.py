@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from charter.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, StaleVersion, ValidationFailed
-from charter.incidents import roles, service, timeline, views
+from charter.incidents import queries, roles, service, timeline
 from charter.incidents.models import IncidentStatusChange
 from charter.incidents.schemas import IncidentCreate, IncidentUpdate, RoleIn, SeverityIn, TransitionIn
+from charter.kit.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from tests.incidents.conftest import SYSTEM, ledger, make_system
 
 
@@ -29,7 +29,7 @@ def test_opening_records_who_what_where_and_makes_the_reporter_commander(actors,
     incident = open_incident(
         "HIGH", harm_category="safety", affected_users=1000, started_at=clock.now() - timedelta(minutes=20)
     )
-    read = views.read_incident(actors.ctx("viewer"), incident.key)
+    read = queries.read_incident(actors.ctx("viewer"), incident.key)
     assert (read.system, read.system_stage, read.severity, read.harm_category) == (
         SYSTEM,
         "production",
@@ -135,7 +135,7 @@ def test_duplicates_point_at_a_canonical_incident(actors, open_incident) -> None
     with pytest.raises(ValidationFailed, match="cannot be a duplicate of itself"):
         move(actors, second, "duplicate", duplicate_of=second.key)
     move(actors, second, "duplicate", duplicate_of=first.key)
-    assert views.read_incident(actors.ctx(), second.key).duplicate_of == first.key
+    assert queries.read_incident(actors.ctx(), second.key).duplicate_of == first.key
     with pytest.raises(ValidationFailed, match=f"is itself a duplicate of {first.key}"):
         move(actors, third, "duplicate", duplicate_of=second.key)
     with pytest.raises(ValidationFailed, match="duplicate_of is only for"):
@@ -161,7 +161,7 @@ def test_acknowledge_stops_escalation_and_makes_a_commander(actors, open_inciden
     result = service.acknowledge(actors.ctx("approver"), incident.key)
     assert not result.already and result.acknowledged_by == "approver"
     assert incident.next_escalation_at is None
-    assert views.read_incident(actors.ctx(), incident.key).commander == "approver"
+    assert queries.read_incident(actors.ctx(), incident.key).commander == "approver"
     again = service.acknowledge(actors.ctx("engineer"), incident.key)
     assert again.already and again.acknowledged_by == "approver"
 
@@ -194,7 +194,7 @@ def test_severity_changes_are_validated_timelined_and_ledgered(actors, open_inci
     assert incident.severity == "HIGH"
     events = [e.body for e in timeline.entries(actors.ctx(), incident) if e.event == "severity"]
     assert events == ["severity raised: MEDIUM → HIGH: spreading"]
-    playbooks = [lk.data["template"] for lk in views.read_incident(actors.ctx(), incident.key).links]
+    playbooks = [lk.data["template"] for lk in queries.read_incident(actors.ctx(), incident.key).links]
     assert playbooks == ["incident-response-standard", "incident-response-high"]  # the new severity's runbook
     assert ledger(actors.session, incident.key)[-1].action == "incident.severity.changed"
 
@@ -204,7 +204,7 @@ def test_roles_are_held_by_one_person_with_assumed_and_renounced_times(actors, o
     clock.advance(minutes=3)
     roles.assign_role(actors.ctx("engineer"), incident.key, RoleIn(role="commander", username="governance"))
     roles.assign_role(actors.ctx("engineer"), incident.key, RoleIn(role="scribe", username="approver"))
-    detail = views.read_incident(actors.ctx(), incident.key)
+    detail = queries.read_incident(actors.ctx(), incident.key)
     assert detail.roles == {"commander": "governance", "scribe": "approver"}
     history = [(r.role, r.username, r.renounced_at is not None) for r in detail.role_history]
     assert history == [
@@ -218,7 +218,7 @@ def test_roles_are_held_by_one_person_with_assumed_and_renounced_times(actors, o
     with pytest.raises(ValidationFailed, match="unknown incident role 'captain'"):
         roles.assign_role(actors.ctx("engineer"), incident.key, RoleIn(role="captain", username="admin"))
     roles.renounce_role(actors.ctx("engineer"), incident.key, "scribe")
-    assert views.read_incident(actors.ctx(), incident.key).roles == {"commander": "governance"}
+    assert queries.read_incident(actors.ctx(), incident.key).roles == {"commander": "governance"}
     with pytest.raises(Conflict, match="nobody is scribe"):
         roles.renounce_role(actors.ctx("engineer"), incident.key, "scribe")
 
@@ -247,7 +247,7 @@ def test_the_timeline_has_automatic_events_and_human_updates_in_order(actors, op
     timeline.post_update(actors.ctx("engineer"), incident, "looking")
     clock.advance(minutes=1)
     move(actors, incident, "investigating")
-    rows = views.read_timeline(actors.ctx("viewer"), incident.key)
+    rows = queries.read_timeline(actors.ctx("viewer"), incident.key)
     assert [(r.kind, r.event) for r in rows] == [
         ("event", "opened"),
         ("event", "role"),
@@ -290,8 +290,8 @@ def test_list_filters(actors, open_incident) -> None:
     a = open_incident("CRITICAL")
     b = open_incident("LOW", title="Latency spike")
     move(actors, b, "investigating")
-    flt = views.IncidentFilter
-    keys = lambda f: [i.key for i in views.list_incidents(actors.ctx("viewer"), f)[0]]  # noqa: E731
+    flt = queries.IncidentFilter
+    keys = lambda f: [i.key for i in queries.list_incidents(actors.ctx("viewer"), f)[0]]  # noqa: E731
     assert keys(flt()) == [b.key, a.key]
     assert keys(flt(severity="critical")) == [a.key]
     assert keys(flt(category="active")) == [b.key]

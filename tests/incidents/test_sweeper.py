@@ -16,23 +16,23 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from charter.access.principal import SYSTEM
-from charter.access.roles import ROLES
 from charter.access.schemas import TokenCreate
 from charter.access.service import issue_token
-from charter.app import create_app
-from charter.clock import FixedClock, SystemClock
+from charter.bootstrap import migrate
 from charter.context import Ctx
-from charter.db import Base, make_engine, make_session_factory
+from charter.http.app import create_app
 from charter.incidents import escalation, service
 from charter.incidents.models import Incident, IncidentEscalation
 from charter.incidents.schemas import IncidentCreate
-from charter.migrate import upgrade
+from charter.kit.clock import FixedClock, SystemClock
+from charter.kit.db import Base, make_engine, make_session_factory
+from charter.kit.principal import SYSTEM
+from charter.kit.roles import ROLES
+from charter.kit.settings import Settings
 from charter.notifications import service as notifications
 from charter.notifications.models import Notification
 from charter.notifications.rules import verify_signature
 from charter.notifications.schemas import ChannelCreate, SubscriptionCreate
-from charter.settings import Settings
 from charter.sweeps import run_all, start_sweeper, sweep_lock
 from tests.conftest import PG_URL, Actors
 from tests.incidents.conftest import SYSTEM as SYSTEM_KEY
@@ -46,7 +46,7 @@ def fresh_engine(tmp_path: Path) -> Iterator[Engine]:
     if not PG_URL:
         url = f"sqlite:///{tmp_path / 'sweeper.db'}"
         eng = make_engine(url)
-        upgrade(eng)
+        migrate(eng, Settings(env="test", data_dir=tmp_path / "data"), FixedClock())
         Base.metadata.create_all(eng)
         yield eng
         eng.dispose()
@@ -58,7 +58,7 @@ def fresh_engine(tmp_path: Path) -> Iterator[Engine]:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     eng = make_engine(base.set(database=name).render_as_string(hide_password=False))
     try:
-        upgrade(eng)
+        migrate(eng, Settings(env="test", data_dir=tmp_path / "data"), FixedClock())
         Base.metadata.create_all(eng)
         yield eng
     finally:
@@ -243,7 +243,7 @@ def test_a_real_short_timeout_escalates_through_the_background_sweeper_to_a_webh
     secrets: dict[str, str] = {}
     with factory() as s:
         from charter.access.models import User
-        from charter.access.principal import Principal
+        from charter.kit.principal import Principal
 
         for name in ("engineer", "governance"):
             user = s.scalars(select(User).where(User.username == name)).one()

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from charter.access.roles import ROLES, permissions_for
+from charter.kit.roles import ROLES, permissions_for
 from tests.inventory.conftest import ledger_entries, ledger_size, stored, system_body
 
 PROBLEM = "application/problem+json"

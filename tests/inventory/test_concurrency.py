@@ -16,18 +16,18 @@ from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from charter.access.principal import SYSTEM, Principal
 from charter.access.schemas import UserCreate
 from charter.access.service import create_user
-from charter.clock import FixedClock
 from charter.context import Ctx
-from charter.db import make_engine, make_session_factory
-from charter.errors import StaleVersion
 from charter.inventory import service
 from charter.inventory.models import AISystem
 from charter.inventory.schemas import SystemCreate, SystemUpdate, Transition
+from charter.kit.clock import FixedClock
+from charter.kit.db import make_engine, make_session_factory
+from charter.kit.errors import StaleVersion
+from charter.kit.migrate import upgrade
+from charter.kit.principal import SYSTEM, Principal
 from charter.ledger.models import LedgerEntry
-from charter.migrate import upgrade
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from charter.errors import Conflict, NotFound, PermissionDenied, StaleVersion, ValidationFailed
-from charter.inventory import service
-from charter.inventory.rules import STAGES, TRANSITIONS
+from charter.inventory import queries, service
+from charter.inventory.queries import SORTABLE, SystemFilter
+from charter.inventory.rules import LIFECYCLE_STAGES, TRANSITIONS
 from charter.inventory.schemas import SystemCreate, SystemUpdate, Transition
-from charter.inventory.service import SORTABLE, SystemFilter
+from charter.kit.errors import Conflict, NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from tests.inventory.conftest import ledger_entries, ledger_size, stored, system_body
 
 # ----------------------------------------------------------------------------- the ledger
@@ -143,7 +143,7 @@ def test_a_duplicate_key_is_a_conflict(actors, register) -> None:
 
 def test_reading_an_unknown_system_names_the_key(actors) -> None:
     with pytest.raises(NotFound, match="no AI system with key 'ghost'"):
-        service.read_system(actors.ctx("viewer"), "ghost")
+        queries.read_system(actors.ctx("viewer"), "ghost")
 
 
 @pytest.mark.parametrize(
@@ -182,24 +182,24 @@ def test_registering_with_a_risk_tier_needs_classify(actors) -> None:
 
 def test_the_owner_defaults_to_the_registrant_and_can_be_reassigned(actors, register) -> None:
     register("support-bot", role="engineer")
-    assert service.read_system(actors.ctx("viewer"), "support-bot").owner == "engineer"
+    assert queries.read_system(actors.ctx("viewer"), "support-bot").owner == "engineer"
     service.update_system(actors.ctx("engineer"), "support-bot", SystemUpdate(version=1, owner="governance"))
-    assert service.read_system(actors.ctx("viewer"), "support-bot").owner == "governance"
+    assert queries.read_system(actors.ctx("viewer"), "support-bot").owner == "governance"
     service.update_system(actors.ctx("engineer"), "support-bot", SystemUpdate(version=2, owner=None))
-    assert service.read_system(actors.ctx("viewer"), "support-bot").owner is None
+    assert queries.read_system(actors.ctx("viewer"), "support-bot").owner is None
 
 
 def test_replacing_tags_updates_the_tag_filter(actors, register) -> None:
     register("support-bot", tags=["genai", "support"])
     service.update_system(actors.ctx("engineer"), "support-bot", SystemUpdate(version=1, tags=["ml"]))
     ctx = actors.ctx("viewer")
-    assert [s.key for s in service.list_systems(ctx, SystemFilter(tag="ml"))[0]] == ["support-bot"]
-    assert service.list_systems(ctx, SystemFilter(tag="genai"))[0] == []
+    assert [s.key for s in queries.list_systems(ctx, SystemFilter(tag="ml"))[0]] == ["support-bot"]
+    assert queries.list_systems(ctx, SystemFilter(tag="genai"))[0] == []
 
 
 def test_a_read_shows_the_moves_allowed_from_the_current_stage(actors, register) -> None:
     register("support-bot")
-    assert service.read_system(actors.ctx("viewer"), "support-bot").allowed_transitions == ["retired", "sandbox"]
+    assert queries.read_system(actors.ctx("viewer"), "support-bot").allowed_transitions == ["retired", "sandbox"]
 
 
 # ----------------------------------------------------------------------------- listing
@@ -232,12 +232,12 @@ def fleet(actors, register):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("sort", [*SORTABLE, *(f"-{s}" for s in SORTABLE)])
 def test_walking_pages_returns_every_system_once_in_order(actors, fleet, sort) -> None:
     ctx = actors.ctx("viewer")
-    everything, cursor = service.list_systems(ctx, SystemFilter(), sort=sort, limit=500)
+    everything, cursor = queries.list_systems(ctx, SystemFilter(), sort=sort, limit=500)
     assert cursor is None and len(everything) == fleet
     for limit in (1, 4, 16, 17):
         seen, cursor, pages = [], None, 0
         while True:
-            items, cursor = service.list_systems(ctx, SystemFilter(), sort=sort, limit=limit, cursor=cursor)
+            items, cursor = queries.list_systems(ctx, SystemFilter(), sort=sort, limit=limit, cursor=cursor)
             seen.extend(s.key for s in items)
             pages += 1
             if cursor is None:
@@ -253,7 +253,7 @@ def test_filters_combine(actors, fleet) -> None:
     ctx = actors.ctx("viewer")
 
     def keys(**kw: str) -> list[str]:
-        return [s.key for s in service.list_systems(ctx, SystemFilter(**kw), limit=500)[0]]
+        return [s.key for s in queries.list_systems(ctx, SystemFilter(**kw), limit=500)[0]]
 
     assert keys(stage="pilot") == [f"sys-{i:02d}" for i in range(17) if i % 3 == 2]
     assert keys(risk_tier="high") == [f"sys-{i:02d}" for i in range(17) if i % 4 == 2]
@@ -268,8 +268,8 @@ def test_search_treats_percent_and_underscore_literally(actors, register) -> Non
     register("plain-bot", name="Plain bot")
     register("discount-bot", name="10% discount bot")
     ctx = actors.ctx("viewer")
-    assert [s.key for s in service.list_systems(ctx, SystemFilter(q="%"))[0]] == ["discount-bot"]
-    assert service.list_systems(ctx, SystemFilter(q="_"))[0] == []
+    assert [s.key for s in queries.list_systems(ctx, SystemFilter(q="%"))[0]] == ["discount-bot"]
+    assert queries.list_systems(ctx, SystemFilter(q="_"))[0] == []
 
 
 @pytest.mark.parametrize(
@@ -286,7 +286,7 @@ def test_search_treats_percent_and_underscore_literally(actors, register) -> Non
 )
 def test_bad_list_parameters_are_refused_with_what_is_allowed(actors, kwargs, message) -> None:
     with pytest.raises(ValidationFailed, match=message.replace("(", r"\(")):
-        service.list_systems(actors.ctx("viewer"), SystemFilter(), **kwargs)
+        queries.list_systems(actors.ctx("viewer"), SystemFilter(), **kwargs)
 
 
 def test_every_change_is_in_the_ledger_in_order(actors, register) -> None:
@@ -313,7 +313,7 @@ _examples = itertools.count()
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(moves=st.lists(st.sampled_from(STAGES), max_size=8))
+@given(moves=st.lists(st.sampled_from(LIFECYCLE_STAGES), max_size=8))
 def test_any_sequence_of_moves_follows_the_table_and_records_exactly_the_accepted_ones(actors, register, moves) -> None:
     key = f"walk-{next(_examples)}"
     register(key)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from charter.access.principal import SYSTEM
-from charter.clock import SystemClock
 from charter.context import Ctx
-from charter.db import make_engine, make_session_factory
 from charter.inventory import service
 from charter.inventory.schemas import SystemCreate, SystemUpdate
-from charter.settings import Settings
+from charter.kit.clock import SystemClock
+from charter.kit.db import make_engine, make_session_factory
+from charter.kit.principal import SYSTEM
+from charter.kit.settings import Settings
 
 
 def write_changes(url: str, worker: int, changes: int, data_dir: str, barrier: Any) -> None:

@@ -104,6 +104,17 @@ def drop_checkpoints(session: Session) -> None:
     session.execute(delete(LedgerCheckpoint))
 
 
+@pytest.fixture(autouse=True)
+def empty_ledger(session: Session) -> None:
+    """Ledger tests start from an empty chain: the entries the shipped content's installation recorded (at
+    `charter db upgrade`, before the tests) are removed inside the test's rolled-back transaction."""
+    tamper(session)
+    session.execute(delete(E))
+    drop_checkpoints(session)
+    set_head(session, 0, GENESIS_HASH)
+    session.flush()
+
+
 @pytest.fixture
 def chain(actors: Actors) -> Ctx:
     """A context with a 12-entry chain already appended."""

@@ -27,15 +27,27 @@ def one_line_error(result: Result, text: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], result.output
 
 
+SHIPPED = 0  # entries `charter db upgrade` records installing the shipped content (set by `local`)
+
+
+def n(entries: int) -> int:
+    """The ledger size after `entries` entries of a test's own (the shipped content's come first)."""
+    return SHIPPED + entries
+
+
 @pytest.fixture
 def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A migrated local database with two ledger entries (two users created)."""
+    """A migrated local database (the shipped content installed) with two more ledger entries (two users)."""
+    global SHIPPED
     for var in ("CHARTER_URL", "CHARTER_TOKEN", "CHARTER_ENV", "CHARTER_SECRET_KEY", "CHARTER_SIGNING_KEY_PATH"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CHARTER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CHARTER_DATABASE_URL", f"sqlite:///{tmp_path / 'data' / 'charter.db'}")
     monkeypatch.setenv("CHARTER_NEW_USER_PASSWORD", "a long enough password")
     charter("db", "upgrade")
+    with sqlite3.connect(tmp_path / "data" / "charter.db") as db:
+        SHIPPED = db.execute("SELECT count(*) FROM ledger_entries").fetchone()[0]
+    assert SHIPPED > 0  # the shipped policies and SOP templates, recorded as installed
     charter("user", "create", "erin", "--role", "engineer")
     charter("user", "create", "avery", "--role", "auditor")
     return tmp_path
@@ -43,10 +55,10 @@ def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_verify_prints_ok_with_counts_and_throughput(local: Path) -> None:
     out = charter("audit", "verify").stdout
-    assert out.startswith("OK: ledger verified: 2 entries and 0 stored signed checkpoints, head 2 ")
+    assert out.startswith(f"OK: ledger verified: {n(2)} entries and 0 stored signed checkpoints, head {n(2)} ")
     assert "entries/s" in out
     data = json.loads(charter("audit", "verify", "--json").stdout)
-    assert data["ok"] is True and data["entries_checked"] == 2 and data["problem"] is None
+    assert data["ok"] is True and data["entries_checked"] == n(2) and data["problem"] is None
 
 
 def test_verify_names_the_first_broken_entry_and_exits_1(local: Path) -> None:
@@ -60,14 +72,14 @@ def test_verify_names_the_first_broken_entry_and_exits_1(local: Path) -> None:
 def test_checkpoint_prints_the_json_to_keep_and_verify_checks_against_it(local: Path) -> None:
     printed = json.loads(charter("audit", "checkpoint").stdout)
     assert set(printed) == {"size", "head_hash", "public_key", "key_id", "signature", "created_at"}
-    assert printed["size"] == 2
+    assert printed["size"] == n(2)
     kept = local / "kept.json"
     assert "written to" in charter("audit", "checkpoint", "--out", str(kept)).stdout
     charter("user", "create", "casey", "--role", "viewer")
     out = charter("audit", "verify", "--checkpoint", str(kept)).stdout
     # two `audit checkpoint` runs stored two; the external file is named apart, not counted a third time
-    assert "3 entries and 2 stored signed checkpoints," in out
-    assert "external checkpoint at size 2 (key " in out and "): matches" in out
+    assert f"{n(3)} entries and 2 stored signed checkpoints," in out
+    assert f"external checkpoint at size {n(2)} (key " in out and "): matches" in out
 
 
 def test_a_rewritten_database_fails_against_the_checkpoint_kept_outside(local: Path) -> None:
@@ -80,20 +92,20 @@ def test_a_rewritten_database_fails_against_the_checkpoint_kept_outside(local: P
     charter("user", "create", "avery", "--role", "auditor")
     assert charter("audit", "verify").stdout.startswith("OK")
     out = charter("audit", "verify", "--checkpoint", str(kept), code=1).stdout
-    assert "entry 2 (external_checkpoint_mismatch)" in out
+    assert f"entry {n(2)} (external_checkpoint_mismatch)" in out
 
 
 def test_export_then_verify_the_file_offline(local: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     export = local / "ledger.jsonl"
-    assert "exported 2 entries and 0 checkpoints" in charter("audit", "export", "--out", str(export)).stdout
+    assert f"exported {n(2)} entries and 0 checkpoints" in charter("audit", "export", "--out", str(export)).stdout
     monkeypatch.setenv("CHARTER_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")  # no database
     out = charter("audit", "verify", "--file", str(export)).stdout
-    assert out.startswith("OK: export file verified: 2 entries and 1 signed checkpoint in the file")
+    assert out.startswith(f"OK: export file verified: {n(2)} entries and 1 signed checkpoint in the file")
     lines = export.read_text().splitlines()
-    lines[2] = lines[2].replace('"username":"avery"', '"username":"mallory"')
+    lines[n(2)] = lines[n(2)].replace('"username":"avery"', '"username":"mallory"')
     export.write_text("\n".join(lines) + "\n")
     out = charter("audit", "verify", "--file", str(export), code=1).stdout
-    assert out.startswith("BROKEN: export file fails at entry 2 (hash_mismatch)")
+    assert out.startswith(f"BROKEN: export file fails at entry {n(2)} (hash_mismatch)")
 
 
 def test_bad_input_is_one_line_errors(local: Path) -> None:

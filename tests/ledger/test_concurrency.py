@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from charter.db import Base, make_engine, make_session_factory
+from charter.kit.db import Base, make_engine, make_session_factory
+from charter.kit.migrate import upgrade
 from charter.ledger.models import LedgerCheckpoint, LedgerEntry
 from charter.ledger.verify import verify_database
-from charter.migrate import upgrade
 from tests.conftest import is_postgres
 from tests.ledger._writer import write_changes
 

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from charter.audit.queries import checkpoint_data, export_ledger
+from charter.audit.service import create_checkpoint
 from charter.context import Ctx
+from charter.ledger.chain import sign_checkpoint
 from charter.ledger.checks import VerifyResult
 from charter.ledger.export import verify_export
-from charter.ledger.service import checkpoint_data, create_checkpoint, export_ledger, make_checkpoint
 from tests.ledger.conftest import build_chain, drop_checkpoints, edit, rehash_from
 
 
@@ -31,7 +33,9 @@ def failure(result: VerifyResult) -> tuple[int | None, str]:
 
 @pytest.fixture
 def exported(chain: Ctx, tmp_path: Path) -> tuple[Path, list[str]]:
-    make_checkpoint(chain)  # size 12, exported as a checkpoint line
+    sign_checkpoint(
+        chain.session, chain.settings.ledger_key_path, chain.now()
+    )  # size 12, exported as a checkpoint line
     path = tmp_path / "ledger.jsonl"
     return path, export_to(chain, path)
 

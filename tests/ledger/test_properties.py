@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from charter.clock import FixedClock
+from charter.kit.clock import FixedClock
 from charter.ledger.rules import canonical, entry_hash, to_jsonable
 from charter.ledger.verify import verify_database
 from tests.conftest import Actors, is_postgres

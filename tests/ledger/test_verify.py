@@ -8,10 +8,12 @@ import pytest
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
+from charter.audit.queries import checkpoint_data, verify_ledger
+from charter.audit.service import create_checkpoint
 from charter.context import Ctx
+from charter.ledger.chain import sign_checkpoint
 from charter.ledger.models import LedgerCheckpoint
 from charter.ledger.rules import GENESIS_HASH, checkpoint_message, entry_hash, to_jsonable
-from charter.ledger.service import checkpoint_data, create_checkpoint, make_checkpoint, verify_ledger
 from charter.ledger.signing import Signer, load_or_create_signer
 from charter.ledger.verify import verify_database
 from tests.conftest import Actors, is_postgres
@@ -26,7 +28,7 @@ def problem_of(session: Session) -> tuple[int | None, str]:
 
 
 def test_an_untouched_chain_verifies_with_counts(chain: Ctx) -> None:
-    make_checkpoint(chain)
+    sign_checkpoint(chain.session, chain.settings.ledger_key_path, chain.now())
     result = verify_ledger(chain)
     assert result.ok, result.problem
     assert (result.entries_checked, result.size, result.checkpoints_checked) == (12, 12, 1)
@@ -103,7 +105,7 @@ def test_a_deleted_tail_is_caught_by_the_head(chain: Ctx) -> None:
 
 
 def test_a_deleted_tail_with_the_head_rewound_is_caught_by_a_later_stored_checkpoint(chain: Ctx) -> None:
-    make_checkpoint(chain)  # signs size 12
+    sign_checkpoint(chain.session, chain.settings.ledger_key_path, chain.now())  # signs size 12
     remove(chain.session, 11, 12)
     set_head(chain.session, 10, row(chain.session, 10)["hash"])
     assert problem_of(chain.session) == (11, "checkpoint_mismatch")
@@ -135,13 +137,13 @@ def test_swapped_entries_are_caught_at_the_first_of_them(chain: Ctx) -> None:
 
 
 def test_a_stored_checkpoint_with_a_forged_signature_is_caught(chain: Ctx) -> None:
-    cp = make_checkpoint(chain)
+    cp = sign_checkpoint(chain.session, chain.settings.ledger_key_path, chain.now())
     chain.session.execute(update(LedgerCheckpoint).where(LedgerCheckpoint.id == cp.id).values(signature="AAAA"))
     assert problem_of(chain.session) == (12, "checkpoint_signature")
 
 
 def test_a_history_rewritten_and_re_hashed_after_a_checkpoint_is_caught_by_it(chain: Ctx) -> None:
-    make_checkpoint(chain)
+    sign_checkpoint(chain.session, chain.settings.ledger_key_path, chain.now())
     rehash_from(chain.session, 3, actor="user:mallory")
     assert problem_of(chain.session) == (12, "checkpoint_mismatch")
 
@@ -156,7 +158,7 @@ def rewrite_from_scratch(actors: Actors, signer_key: Signer) -> None:
     set_head(session, 0, GENESIS_HASH)
     ctx = actors.ctx("engineer")
     build_chain(ctx, 12, first=500)
-    make_checkpoint(ctx)
+    sign_checkpoint(ctx.session, ctx.settings.ledger_key_path, ctx.now())
     assert load_or_create_signer(ctx.settings.ledger_key_path).key_id == signer_key.key_id
 
 
@@ -258,7 +260,7 @@ def test_a_time_stored_in_another_but_equal_text_form_is_not_tampering(chain: Ct
 
 
 def test_verification_needs_the_audit_verify_permission(actors: Actors) -> None:
-    from charter.errors import PermissionDenied
+    from charter.kit.errors import PermissionDenied
 
     with pytest.raises(PermissionDenied, match="audit:verify"):
         verify_ledger(actors.ctx("engineer"))
@@ -274,7 +276,7 @@ def test_a_checkpoint_made_by_an_append_during_verification_is_walked_to_not_rep
     committed) leaves a checkpoint beyond the head read. It is checked, not taken for a truncated tail."""
     import charter.ledger.verify as verify_module
 
-    make_checkpoint(chain)  # size 12
+    sign_checkpoint(chain.session, chain.settings.ledger_key_path, chain.now())  # size 12
     real_head_row = verify_module.head_row
     calls = []
 

@@ -62,8 +62,8 @@ def test_a_retried_batch_is_answered_again_and_stored_once(actors, push) -> None
 
 
 def test_a_quiet_system_gets_a_no_data_alert_from_the_sweep(actors, push, clock) -> None:
-    from charter.access.principal import SYSTEM
     from charter.context import Ctx
+    from charter.kit.principal import SYSTEM
     from charter.monitoring.sweeps import sweep
 
     push(SEED_HEALTHY)

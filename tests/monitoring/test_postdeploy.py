@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from charter.access.principal import SYSTEM
 from charter.context import Ctx
-from charter.errors import PermissionDenied
+from charter.kit.errors import PermissionDenied
+from charter.kit.principal import SYSTEM
 from charter.ledger.models import LedgerEntry
 from charter.monitoring import ingest, postdeploy
 from charter.monitoring.gate_facts import gate_facts

@@ -19,7 +19,7 @@ rng = np.random.default_rng(7)
 def test_the_profile_builder_imports_without_the_server() -> None:
     code = (
         "import sys; import charter.monitoring.profiles, charter.monitoring.datasets; "
-        "bad = [m for m in ('sqlalchemy', 'fastapi', 'scipy', 'charter.db') if m in sys.modules]; "
+        "bad = [m for m in ('sqlalchemy', 'fastapi', 'scipy', 'charter.kit.db') if m in sys.modules]; "
         "print(','.join(bad))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from charter.errors import IllegalTransition
+from charter.kit.errors import IllegalTransition
 from charter.monitoring import rules as R
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)

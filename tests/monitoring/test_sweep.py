@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from charter.access.principal import SYSTEM
 from charter.context import Ctx
+from charter.kit.principal import SYSTEM
 from charter.monitoring import alert_rules, series
 from charter.monitoring.hooks import AlertChange, on_alert_change, remove_alert_hook
 from charter.monitoring.models import MetricBatch, MetricPoint, MetricRollup
@@ -36,7 +36,7 @@ def test_a_breach_held_for_the_for_duration_fires_from_the_sweep(actors, push, c
 
 
 def _system(actors: Any) -> Any:
-    from charter.inventory.service import get_system
+    from charter.inventory.queries import get_system
 
     return get_system(actors.session, "support-bot")
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from charter.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from charter.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from charter.ledger.models import LedgerEntry
 from charter.notifications import inbox, service
 from charter.notifications.delivery import deliver_pending, list_outbox

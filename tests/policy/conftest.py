@@ -7,14 +7,15 @@ from typing import Any
 
 import pytest
 
-from charter.policy.facts import FactsRequest, clear_cache, register_facts_provider, unregister_facts_provider
+from charter.kit.cache import clear_all
+from charter.policy.facts import FactsRequest, register_facts_provider, unregister_facts_provider
 from tests.releases.conftest import cli, system  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
 def counted_facts() -> Iterator[list[str]]:
     """A cacheable facts provider 'counter' ({checks: int}); the list holds the stage of each computation."""
-    clear_cache()
+    clear_all()
     calls: list[str] = []
 
     def counting(request: FactsRequest) -> dict[str, Any]:
@@ -26,4 +27,4 @@ def counted_facts() -> Iterator[list[str]]:
         yield calls
     finally:
         unregister_facts_provider("counter")
-        clear_cache()
+        clear_all()

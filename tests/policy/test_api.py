@@ -38,11 +38,12 @@ def test_saving_twice_creates_one_version_then_reuses_it(client_for) -> None:
 
 def test_validate_checks_rules_without_saving(client_for) -> None:
     c = client_for("engineer")
+    before = c.get("/api/v1/policies").json()
     ok = c.post("/api/v1/policies/validate", json={"rules": [{"id": "a", "expression": "risk.open_critical == 0"}]})
     assert ok.json() == {"valid": True, "rules": 1}
     bad = c.post("/api/v1/policies/validate", json={"rules": [{"id": "a", "expression": "risk.nope == 0"}]})
     assert bad.status_code == 422 and "risk.nope" in bad.json()["detail"]
-    assert c.get("/api/v1/policies").json() == []
+    assert c.get("/api/v1/policies").json() == before  # the shipped policies, nothing added
 
 
 def test_a_ci_machine_token_with_gate_check_runs_the_gate(client_for, actors, system) -> None:
@@ -84,17 +85,17 @@ def test_the_facts_schema_is_published_for_rule_authors(client_for) -> None:
 
 def test_gate_check_cli_exits_0_on_pass_1_on_fail_2_on_usage_error(cli, actors, system) -> None:
     submit(actors)
-    fail = cli("engineer", "policy", "gate", "check", CHATBOT, "1", "--stage", "pilot", scopes=["gate:check"])
+    fail = cli("engineer", "gate", "check", CHATBOT, "1", "--stage", "pilot", scopes=["gate:check"])
     assert fail.exit_code == 1, fail.output
     assert "Gate to pilot for support-chatbot release 1: FAILED (to-pilot v1" in fail.output
     assert "  FAIL  ethical-review-approved — the ethical review is not approved" in fail.output
     assert "  PASS  not-prohibited" in fail.output
-    ok = cli("engineer", "policy", "gate", "check", CHATBOT, "1", "--stage", "sandbox", "--json", scopes=["gate:check"])
+    ok = cli("engineer", "gate", "check", CHATBOT, "1", "--stage", "sandbox", "--json", scopes=["gate:check"])
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.output)["passed"] is True
-    usage = cli("engineer", "policy", "gate", "check", CHATBOT, "7", "--stage", "sandbox", scopes=["gate:check"])
+    usage = cli("engineer", "gate", "check", CHATBOT, "7", "--stage", "sandbox", scopes=["gate:check"])
     assert usage.exit_code == 2 and "no release 7" in usage.output
-    assert cli("engineer", "policy", "gate", "check", CHATBOT, "1").exit_code == 2  # --stage missing
+    assert cli("engineer", "gate", "check", CHATBOT, "1").exit_code == 2  # --stage missing
 
 
 def test_policy_cli_saves_a_yaml_file_and_reports_compile_errors_with_position(cli, tmp_path) -> None:
@@ -112,7 +113,7 @@ def test_policy_cli_saves_a_yaml_file_and_reports_compile_errors_with_position(c
     assert r.exit_code == 2
     assert "rule 'tier' does not compile at line 1, column 7: undeclared reference to 'system.risk_teir'" in r.output
     listing = cli("viewer", "policy", "list", "--json")
-    assert [p["name"] for p in json.loads(listing.output)] == ["extra-pilot"]
+    assert "extra-pilot" in [p["name"] for p in json.loads(listing.output)]
 
 
 def test_repeat_gate_checks_are_stored_each_time_and_see_every_recorded_change(
@@ -153,7 +154,7 @@ def test_concurrent_gate_checks_are_stored_in_shared_transactions(client_for, ac
 
     import httpx
 
-    from charter.policy.gate import evaluation_inserter
+    from charter.releases.gate import evaluation_inserter
 
     submit(actors)
     ci = client_for("engineer", scopes=["gate:check"])

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from charter.client import Client
 from charter.evidence import cli as evidence_cli
 from charter.procedures import cli as procedures_cli
+from tests.conftest import AppTransport
 
 Run = Callable[..., Any]
 
@@ -26,7 +27,7 @@ def charter(client_for: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[str],
 
         def make() -> Client:
             token = tc.headers["Authorization"].removeprefix("Bearer ")
-            return Client("http://testserver", token=token, transport=tc._transport)
+            return Client("http://testserver", token=token, transport=AppTransport(tc.app))
 
         def run(group: str, *args: str) -> Any:
             monkeypatch.setattr(procedures_cli, "client", make)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from charter.errors import IllegalTransition
+from charter.kit.errors import IllegalTransition
 from charter.procedures import rules
 from charter.procedures.rules import ItemState, assess
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from charter.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from charter.evidence.service import add_file
+from charter.kit.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from charter.ledger.models import LedgerEntry
-from charter.procedures import service, workflow
+from charter.procedures import queries, service, workflow
 from charter.procedures.loader import shipped_templates
 from charter.procedures.models import RunItem
 from charter.procedures.templates import install_template, list_templates, read_template
@@ -281,7 +281,7 @@ def test_expired_evidence_flags_the_item_for_review_and_withdraws_approval(actor
     [item] = service.open_items(actors.session, run_id, later)
     assert (item.item_id, item.status) == ("bias-tested", "needs_review")
     assert "evidence expired: bias.pdf" in item.reasons[0]
-    facts = service.gate_facts(actors.session, "system", system.id, now=later)["ethical_review"]
+    facts = queries.gate_facts(actors.session, "system", system.id, now=later)["ethical_review"]
     assert (facts["status"], facts["approved"], facts["open_items"], facts["expired_evidence"]) == (
         "approved",
         False,
@@ -398,12 +398,12 @@ def _release(actors: Any, system: Any) -> int:
 
 
 def test_gate_facts_report_the_latest_run_per_template(actors: Any, system: Any) -> None:
-    facts = service.gate_facts(actors.session, "system", system.id, now=actors.clock.now())
+    facts = queries.gate_facts(actors.session, "system", system.id, now=actors.clock.now())
     assert facts["ethical_review"]["status"] == "not_started" and facts["ethical_review"]["open_items"] == 18
     assert "incident_response_high" not in facts  # applies to incidents only
     run_id = start(actors, system)
     seed_example(actors, run_id)
-    facts = service.gate_facts(actors.session, "system", system.id, now=actors.clock.now())
+    facts = queries.gate_facts(actors.session, "system", system.id, now=actors.clock.now())
     er = facts["ethical_review"]
     assert (er["status"], er["approved"], er["completion_pct"], er["open_items"], er["run_id"]) == (
         "in_progress",

@@ -14,21 +14,24 @@ import pytest
 from sqlalchemy import Engine, create_engine, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-import charter.models  # noqa: F401
 from charter.access.models import User
-from charter.access.principal import Principal
-from charter.clock import FixedClock
+from charter.bootstrap import migrate
 from charter.context import Ctx
-from charter.db import Base, make_engine, make_session_factory
-from charter.errors import Conflict
 from charter.inventory.schemas import SystemCreate
 from charter.inventory.service import create_system
-from charter.migrate import upgrade
+from charter.kit.clock import FixedClock
+from charter.kit.db import Base, make_engine, make_session_factory
+from charter.kit.errors import Conflict
+from charter.kit.principal import Principal
+from charter.kit.registry import load_models
+from charter.kit.settings import Settings
 from charter.releases import deploy
 from charter.releases.models import Deployment, DeploymentPointer, ReleaseStage
 from charter.releases.schemas import PromoteIn
 from charter.releases.service import submit_release
 from tests.releases.conftest import release_body
+
+load_models()  # every table on Base.metadata
 
 KEY = "race-system"
 
@@ -46,7 +49,7 @@ def fresh(db_url: str, tmp_path: Any) -> Iterator[Engine]:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         engine = make_engine(admin.url.set(database=name).render_as_string(hide_password=False))
         admin.dispose()
-    upgrade(engine)
+    migrate(engine, Settings(env="test", data_dir=tmp_path / "data"), FixedClock())  # schema + shipped policies
     Base.metadata.create_all(engine)
     try:
         yield engine

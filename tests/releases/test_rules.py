@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from charter.errors import IllegalTransition, ValidationFailed
+from charter.kit.errors import IllegalTransition, ValidationFailed
 from charter.releases.rules import (
-    STAGES,
+    DEPLOYMENT_STAGES,
     TRANSITIONS,
     check_transition,
     content_hash,
@@ -59,9 +59,9 @@ def test_stages_are_validated_and_put_in_lifecycle_order() -> None:
 
 
 def test_previous_stage_follows_the_systems_own_stages() -> None:
-    assert previous_stage(STAGES, "production") == "pilot"
+    assert previous_stage(DEPLOYMENT_STAGES, "production") == "pilot"
     assert previous_stage(["sandbox", "production"], "production") == "sandbox"
-    assert previous_stage(STAGES, "sandbox") == ""
+    assert previous_stage(DEPLOYMENT_STAGES, "sandbox") == ""
     assert previous_stage(["production"], "pilot") == ""
 
 

@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from charter.errors import Conflict, IllegalTransition, PermissionDenied, ValidationFailed
+from charter.kit.errors import Conflict, IllegalTransition, PermissionDenied, ValidationFailed
 from charter.ledger.models import LedgerEntry
-from charter.policy.models import GateEvaluation
-from charter.releases import deploy, history, service, verify, views
-from charter.releases.models import Deployment, Release, ReleaseApproval, ReleaseArtifact, ReleaseStage
+from charter.releases import deploy, history, queries, service, verify
+from charter.releases.models import Deployment, GateEvaluation, Release, ReleaseApproval, ReleaseArtifact, ReleaseStage
 from charter.releases.schemas import DecisionIn, RollbackIn, StageRequest, StagesIn, WithdrawIn
 from tests.releases.conftest import (
     CHATBOT,
@@ -37,7 +36,7 @@ def actions(actors: Any, prefix: str) -> list[str]:
 
 
 def stage_status(actors: Any, version: int, stage: str) -> str:
-    release = views.read_release(actors.ctx("viewer"), CHATBOT, version)
+    release = queries.read_release(actors.ctx("viewer"), CHATBOT, version)
     return next((s.status for s in release.stages if s.stage == stage), "none")
 
 
@@ -48,7 +47,7 @@ def test_releases_are_numbered_per_system_and_bound_to_a_content_hash(actors, sy
     first, second = submit(actors, tag="v1"), submit(actors, tag="v2")
     assert (first.version, second.version) == (1, 2)
     assert first.content_hash != second.content_hash
-    read = views.read_release(actors.ctx("viewer"), CHATBOT, 1)
+    read = queries.read_release(actors.ctx("viewer"), CHATBOT, 1)
     assert read.requested_by == "engineer"
     assert [a.name for a in read.artifacts] == ["classifier", "system-prompt"]
     assert actions(actors, "release.submitted") == ["release.submitted", "release.submitted"]
@@ -69,7 +68,7 @@ def test_viewers_cannot_submit_releases(actors, system) -> None:
 def test_diff_shows_changed_artifacts_and_change_record(actors, system) -> None:
     submit(actors, tag="v1")
     submit(actors, tag="v2", change_type="retrain")
-    d = views.diff_releases(actors.ctx("viewer"), CHATBOT, 1, 2)
+    d = queries.diff_releases(actors.ctx("viewer"), CHATBOT, 1, 2)
     assert {a["name"] for a in d["artifacts"]["changed"]} == {"classifier", "system-prompt"}
     assert d["change"]["type"] == ["new_model", "retrain"]
 
@@ -82,7 +81,7 @@ def test_the_requester_can_never_approve_their_own_release(actors, system) -> No
     service.request_stage(actors.ctx("engineer"), CHATBOT, 1, StageRequest(stage="pilot"))
     with pytest.raises(PermissionDenied, match="separation of duties"):
         service.decide(actors.ctx("admin"), CHATBOT, 1, DecisionIn(stage="pilot", decision="approve"))
-    assert views.read_release(actors.ctx("viewer"), CHATBOT, 1).approvals == []
+    assert queries.read_release(actors.ctx("viewer"), CHATBOT, 1).approvals == []
 
 
 def test_an_approval_needs_a_request_and_one_decision_per_person(actors, system) -> None:
@@ -122,7 +121,7 @@ def test_a_rejection_is_final_for_that_stage_and_needs_a_comment(actors, system)
 
 
 def test_a_new_release_with_different_content_does_not_carry_the_approvals(actors, system) -> None:
-    from charter.policy.facts import assemble
+    from charter.releases.facts import assemble
 
     submit(actors, tag="v1")
     request_and_approve(actors, 1, "production", ("approver", "governance"))
@@ -133,7 +132,7 @@ def test_a_new_release_with_different_content_does_not_carry_the_approvals(actor
 
 
 def test_an_approval_bound_to_other_content_is_ignored(actors, system) -> None:
-    from charter.policy.facts import assemble
+    from charter.releases.facts import assemble
 
     release = submit(actors)
     request_and_approve(actors, 1, "production", ("approver", "governance"))
@@ -145,7 +144,7 @@ def test_an_approval_bound_to_other_content_is_ignored(actors, system) -> None:
     assert facts["approvals"]["count"] == 1
     assert facts["approvals"]["approvers"] == ["governance"]
     assert facts["approvals"]["ignored_stale"] == 1
-    read = views.read_release(actors.ctx("viewer"), CHATBOT, 1)
+    read = queries.read_release(actors.ctx("viewer"), CHATBOT, 1)
     assert {a.user: a.valid for a in read.approvals} == {"approver": False, "governance": True}
 
 
@@ -207,7 +206,7 @@ def test_a_stage_the_system_does_not_use_is_refused_and_the_previous_stage_is_sk
     with pytest.raises(ValidationFailed, match="does not use the stage 'pilot'"):
         promote(actors, 1, "pilot")
     promote(actors, 1, "sandbox")
-    from charter.policy.gate import check_gate
+    from charter.releases.gate import check_gate
 
     evaluation = check_gate(actors.ctx("engineer"), CHATBOT, 1, "production")
     results = {r["rule"]: r["passed"] for r in evaluation.results}
@@ -312,11 +311,11 @@ def test_what_was_deployed_at_a_past_time_is_a_query(actors, system, clock) -> N
 def test_withdrawing_the_deployed_release_leaves_the_stage_empty(actors, system) -> None:
     submit(actors)
     promote(actors, 1, "sandbox")
-    service.withdraw(actors.ctx("engineer"), CHATBOT, 1, WithdrawIn(stage="sandbox", reason="pulled for audit"))
+    deploy.withdraw(actors.ctx("engineer"), CHATBOT, 1, WithdrawIn(stage="sandbox", reason="pulled for audit"))
     assert stage_status(actors, 1, "sandbox") == "withdrawn"
     assert history.deployed_at(actors.ctx("viewer"), CHATBOT, "sandbox", actors.clock.now()).version is None
     with pytest.raises(IllegalTransition):
-        service.withdraw(actors.ctx("engineer"), CHATBOT, 1, WithdrawIn(stage="sandbox", reason="again"))
+        deploy.withdraw(actors.ctx("engineer"), CHATBOT, 1, WithdrawIn(stage="sandbox", reason="again"))
 
 
 # ----------------------------------------------------------------------------- verification
@@ -361,4 +360,4 @@ def test_a_whole_production_walk_leaves_one_deployed_release_per_stage(actors, s
     assert {stage: n for stage, n in rows} == {"sandbox": 1, "pilot": 1, "production": 1}
     moves = actors.session.execute(select(func.count(Deployment.id)).where(Deployment.system_id == system.id)).scalar()
     assert moves == 6
-    assert [p.version for p in views.read_stages(actors.ctx("viewer"), CHATBOT).pointers] == [2, 2, 2]
+    assert [p.version for p in queries.read_stages(actors.ctx("viewer"), CHATBOT).pointers] == [2, 2, 2]

@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 
-from charter.cli.main import app as root_app
-
 TOUR = Path(__file__).resolve().parents[2] / "docs" / "tour-release.md"
 PEOPLE = {"ada": "engineer", "alan": "approver", "grace": "governance"}
 
@@ -49,20 +47,10 @@ def parse(markdown: str) -> list[Step]:
     return steps
 
 
-def _groups() -> set[str]:
-    return {g.name or "" for g in root_app.registered_groups}
-
-
 def argv(command: str, env: dict[str, str]) -> list[str]:
     words = shlex.split(re.sub(r"\$(\w+)", lambda m: env[m.group(1)], command))
     assert words[0] == "charter", command
     args = words[1:]
-    # `charter gate` and `charter deploy` are mounted at the root by cli/main.py; until then the same
-    # commands live under `charter policy gate` and `charter release deploy`.
-    if args[0] == "gate" and "gate" not in _groups():
-        args = ["policy", *args]
-    if args[0] == "deploy" and "deploy" not in _groups():
-        args = ["release", *args]
     return args
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
+from tests.conftest import AppTransport
 from typer.testing import CliRunner, Result
 
 from charter.access.schemas import TokenCreate
@@ -101,7 +101,7 @@ def cli(app: Any, actors: Any, session: Any, monkeypatch: pytest.MonkeyPatch, tm
     """
     from charter import client as client_module
 
-    transport = TestClient(app)._transport
+    transport = AppTransport(app)
     original = client_module.Client.__init__
 
     def init(self: Any, url: str | None = None, token: str | None = None, **kwargs: Any) -> None:

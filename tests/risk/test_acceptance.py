@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from charter.access.principal import SYSTEM
 from charter.context import Ctx
-from charter.errors import Conflict, PermissionDenied, ValidationFailed
+from charter.kit.errors import Conflict, PermissionDenied, ValidationFailed
+from charter.kit.principal import SYSTEM
 from charter.ledger.models import LedgerEntry
-from charter.risk import mitigations, service, views
+from charter.risk import mitigations, queries, service
 from charter.risk.schemas import Accept, Assess, MitigationCreate, RiskUpdate, Transition
 
 JUSTIFICATION = "Residual within appetite: human review on every answer"
@@ -28,7 +28,7 @@ def accept(actors, risk, role: str = "governance", days: int = 90, justification
 def test_governance_accepts_a_residual_risk_with_justification_and_expiry(actors, treating, clock) -> None:
     risk = treating(li=5, im=5, rli=4, rim=4)
     accept(actors, risk, days=60)
-    r = views.read_detail(actors.ctx("viewer"), risk.key)
+    r = queries.read_detail(actors.ctx("viewer"), risk.key)
     assert (r.status, r.accepted_by, r.acceptance_justification) == ("accepted", "governance", JUSTIFICATION)
     assert r.accepted_until == clock.now() + timedelta(days=60)
     assert r.next_review_at == clock.now() + timedelta(days=60)  # min(HIGH cadence 90 d, expiry)
@@ -49,7 +49,7 @@ def test_the_risk_owner_cannot_accept_their_own_risk(actors, treating) -> None:
     with pytest.raises(PermissionDenied, match="separation of duties") as err:
         accept(actors, risk, role="grace")
     assert err.value.extra["rule"] == "separation-of-duties"
-    assert views.read_detail(actors.ctx("viewer"), risk.key).status == "treating"
+    assert queries.read_detail(actors.ctx("viewer"), risk.key).status == "treating"
     accept(actors, risk, role="governance")  # another governance user may
 
 
@@ -75,22 +75,22 @@ def test_acceptance_needs_a_justification_and_a_bounded_future_expiry(
     risk = treating()
     with pytest.raises(ValidationFailed, match=message):
         accept(actors, risk, days=days, justification=justification)
-    assert views.read_detail(actors.ctx("viewer"), risk.key).status == "treating"
+    assert queries.read_detail(actors.ctx("viewer"), risk.key).status == "treating"
 
 
 def test_a_lapsed_acceptance_is_open_again_on_read_and_in_the_gate_facts(actors, treating, clock, system) -> None:
     risk = treating(li=5, im=5, rli=4, rim=4)  # residual HIGH, no mitigation done
     accept(actors, risk, days=30)
-    facts = service.gate_facts(actors.session, system.id, clock.now())
+    facts = queries.gate_facts(actors.session, system.id, clock.now())
     assert (facts["open_total"], facts["accepted_expired"]) == (0, 0)
 
     clock.advance(days=30)
-    r = views.read_detail(actors.ctx("viewer"), risk.key)
+    r = queries.read_detail(actors.ctx("viewer"), risk.key)
     assert (r.status, r.acceptance_expired, r.is_open, r.needs_review) == ("accepted", True, True, True)
-    facts = service.gate_facts(actors.session, system.id, clock.now())
+    facts = queries.gate_facts(actors.session, system.id, clock.now())
     assert facts["accepted_expired_keys"] == [risk.key]
     assert facts["open_critical_keys"] == [risk.key]  # inherent CRITICAL counts: no mitigation is done
-    expired_list = views.list_risks(actors.ctx("viewer"), views.RiskFilter(open=True))[0]
+    expired_list = queries.list_risks(actors.ctx("viewer"), queries.RiskFilter(open=True))[0]
     assert [x.key for x in expired_list] == [risk.key]
 
 
@@ -102,15 +102,15 @@ def test_the_sweep_sends_lapsed_acceptances_back_to_assessed_in_the_ledger(actor
     sweep_ctx = Ctx(session=actors.session, principal=SYSTEM, clock=clock, settings=actors.settings)
     assert service.expire_acceptances(sweep_ctx) == [lapsing.key]
     assert service.expire_acceptances(sweep_ctx) == []  # idempotent
-    r = views.read_detail(actors.ctx("viewer"), lapsing.key)
+    r = queries.read_detail(actors.ctx("viewer"), lapsing.key)
     assert (r.status, r.overdue, r.next_review_at) == ("assessed", True, clock.now() - timedelta(days=1))
-    assert views.read_detail(actors.ctx("viewer"), lasting.key).status == "accepted"
+    assert queries.read_detail(actors.ctx("viewer"), lasting.key).status == "accepted"
     entry = actors.session.execute(
         select(LedgerEntry).where(LedgerEntry.action == "risk.acceptance_expired")
     ).scalar_one()
     assert (entry.entity_id, entry.actor) == (lapsing.key, "system:charter")
     assert "lapsed" in (entry.reason or "")
-    facts = service.gate_facts(actors.session, system.id, clock.now())
+    facts = queries.gate_facts(actors.session, system.id, clock.now())
     assert (facts["accepted_expired"], facts["overdue_reviews"]) == (0, 1)
     assert lapsing.key in facts["open_keys"]
 
@@ -119,7 +119,7 @@ def test_gate_facts_for_the_seed_example(actors, add_risk, system, clock) -> Non
     add_risk("Hallucination in Medical Advice", category="safety", likelihood="LIKELY", impact="CATASTROPHIC")
     add_risk("PII Leakage", likelihood="POSSIBLE", impact="MAJOR")
     add_risk("Total outage", category="safety", likelihood=5, impact=5)
-    facts = service.gate_facts(actors.session, system.id, clock.now())
+    facts = queries.gate_facts(actors.session, system.id, clock.now())
     assert facts["open_critical"] == 1 and facts["open_critical_keys"] == ["RISK-0003"]
     assert facts["open_high_without_mitigation"] == 1 and facts["high_without_mitigation_keys"] == ["RISK-0001"]
     assert facts["open_by_level"] == {"LOW": 0, "MEDIUM": 1, "HIGH": 1, "CRITICAL": 1, "UNASSESSED": 0}
@@ -129,10 +129,10 @@ def test_gate_facts_for_the_seed_example(actors, add_risk, system, clock) -> Non
     ctx = actors.ctx("engineer")
     service.transition_risk(ctx, "RISK-0001", Transition(to="treating", version=1))
     mitigations.add_mitigation(ctx, "RISK-0001", MitigationCreate(description="cite sources", status="done"))
-    facts = service.gate_facts(actors.session, system.id, clock.now())
+    facts = queries.gate_facts(actors.session, system.id, clock.now())
     assert facts["high_without_mitigation_keys"] == []
     # And 31 days later the CRITICAL risk's review (30 days) is overdue.
-    facts = service.gate_facts(actors.session, system.id, clock.now() + timedelta(days=31))
+    facts = queries.gate_facts(actors.session, system.id, clock.now() + timedelta(days=31))
     assert facts["overdue_review_keys"] == ["RISK-0003"]
 
 
@@ -141,8 +141,8 @@ def test_gate_facts_only_see_the_given_system(actors, add_risk, system, clock) -
 
     other = make_system(actors, "hr-screener", "HR Screener")
     add_risk("Outage", likelihood=5, impact=5)
-    assert service.gate_facts(actors.session, other.id, clock.now())["open_total"] == 0
-    assert service.gate_facts(actors.session, system.id, clock.now())["open_total"] == 1
+    assert queries.gate_facts(actors.session, other.id, clock.now())["open_total"] == 0
+    assert queries.gate_facts(actors.session, system.id, clock.now())["open_total"] == 1
 
 
 def test_residual_assessment_after_acceptance_requires_reopening(actors, treating) -> None:

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import func, select
 from tests.risk.conftest import CHATBOT
 
-from charter.errors import ValidationFailed
+from charter.kit.errors import ValidationFailed
 from charter.ledger.models import LedgerEntry
-from charter.risk import csvio, views
+from charter.risk import csvio, queries
 from charter.risk.models import Risk
-from charter.risk.views import RiskFilter
+from charter.risk.queries import RiskFilter
 
 HEADER = "system,title,description,category,owner,likelihood,impact,residual_likelihood,residual_impact\n"
 
@@ -42,7 +42,7 @@ def test_a_valid_file_imports_every_row(actors, system) -> None:
     )
     result = do_import(actors, text)
     assert result.created == ["RISK-0001", "RISK-0002", "RISK-0003"]
-    items, _ = views.list_risks(actors.ctx("viewer"), RiskFilter())
+    items, _ = queries.list_risks(actors.ctx("viewer"), RiskFilter())
     assert [(r.title, r.score, r.level, r.status, r.owner) for r in items] == [
         ("Hallucination in Medical Advice", 20, "HIGH", "assessed", "engineer"),
         ("PII Leakage", 12, "MEDIUM", "assessed", "approver"),  # residual counts only once mitigated
@@ -149,7 +149,7 @@ def test_a_utf8_bom_from_excel_is_accepted(actors, system) -> None:
 
 
 def test_a_viewer_cannot_import(actors, system) -> None:
-    from charter.errors import PermissionDenied
+    from charter.kit.errors import PermissionDenied
 
     with pytest.raises(PermissionDenied):
         do_import(actors, HEADER + f"{CHATBOT},One,,privacy,,,,,\n", role="viewer")
@@ -178,5 +178,5 @@ def test_an_export_without_its_key_column_imports_back(actors, system, add_risk)
     writer.writeheader()
     writer.writerows(rows)
     result = csvio.import_csv(actors.ctx("engineer"), buf.getvalue().encode())
-    again = views.read_detail(actors.ctx("viewer"), result.created[0])
+    again = queries.read_detail(actors.ctx("viewer"), result.created[0])
     assert (again.title, again.score, again.matrix) == ("Round trip, again", 6, "seed-5x5")

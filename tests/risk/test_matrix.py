@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from charter.errors import ValidationFailed
+from charter.kit.errors import ValidationFailed
 from charter.risk.content import MATRIX_DIR, parse_categories, parse_matrix, shipped_categories, shipped_default
 from charter.risk.matrix import LEVEL_ORDER, LevelBand, MatrixSpec, ScalePoint, level_rank
 from charter.risk.yamlload import ContentInvalid

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from charter.errors import Conflict, IllegalTransition, ValidationFailed
+from charter.kit.errors import Conflict, IllegalTransition, ValidationFailed
 from charter.risk import rules
 from charter.risk.content import shipped_default
 from charter.risk.rules import FactRow, RiskState

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 from tests.risk.conftest import CHATBOT, make_system
 
-from charter.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from charter.kit.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from charter.ledger.models import LedgerEntry
-from charter.risk import matrices, mitigations, rules, service, views
+from charter.risk import matrices, mitigations, queries, rules, service
 from charter.risk.content import MATRIX_DIR
 from charter.risk.models import Risk, RiskAssessment, RiskMitigation
 from charter.risk.schemas import (
@@ -51,7 +51,7 @@ def ledger(session, entity_id: str) -> list[str]:  # type: ignore[no-untyped-def
 
 
 def read(actors, key: str):  # type: ignore[no-untyped-def]
-    return views.read_detail(actors.ctx("viewer"), key)
+    return queries.read_detail(actors.ctx("viewer"), key)
 
 
 # ----------------------------------------------------------------------------- identify and assess

@@ -6,14 +6,14 @@ import pytest
 from tests.risk.conftest import make_system
 from tests.risk.test_service import THREE_BY_THREE
 
-from charter.errors import NotFound, ValidationFailed
-from charter.risk import matrices, views
+from charter.kit.errors import NotFound, ValidationFailed
+from charter.risk import matrices, queries
+from charter.risk.queries import RiskFilter
 from charter.risk.schemas import MatrixInstall
-from charter.risk.views import RiskFilter
 
 
 def keys(actors, **flt) -> list[str]:  # type: ignore[no-untyped-def]
-    items, _ = views.list_risks(actors.ctx("viewer"), RiskFilter(**flt), limit=500)
+    items, _ = queries.list_risks(actors.ctx("viewer"), RiskFilter(**flt), limit=500)
     return [r.key for r in items]
 
 
@@ -57,14 +57,14 @@ def test_overdue_filter_follows_each_risks_cadence(actors, register, clock) -> N
     clock.advance(days=60)  # HIGH (90 d)
     assert keys(actors, overdue=True) == ["RISK-0001", "RISK-0003", "RISK-0004"]
     assert keys(actors, overdue=False) == ["RISK-0002"]
-    item = views.read_detail(actors.ctx("viewer"), "RISK-0001")
+    item = queries.read_detail(actors.ctx("viewer"), "RISK-0001")
     assert item.overdue and item.needs_review
 
 
 def test_pagination_by_score_walks_every_risk_once(actors, register) -> None:
     seen, cursor = [], None
     while True:
-        items, cursor = views.list_risks(actors.ctx("viewer"), RiskFilter(), sort="-score", limit=1, cursor=cursor)
+        items, cursor = queries.list_risks(actors.ctx("viewer"), RiskFilter(), sort="-score", limit=1, cursor=cursor)
         seen += [(r.key, r.score) for r in items]
         if not cursor:
             break
@@ -73,14 +73,14 @@ def test_pagination_by_score_walks_every_risk_once(actors, register) -> None:
 
 def test_unknown_sort_and_filters_are_refused_saying_what_is_allowed(actors, register) -> None:
     with pytest.raises(ValidationFailed, match="cannot sort by 'colour'; allowed: created_at, key, next_review_at"):
-        views.list_risks(actors.ctx("viewer"), RiskFilter(), sort="colour")
+        queries.list_risks(actors.ctx("viewer"), RiskFilter(), sort="colour")
     with pytest.raises(NotFound):
-        views.list_risks(actors.ctx("viewer"), RiskFilter(system="nope"))
+        queries.list_risks(actors.ctx("viewer"), RiskFilter(system="nope"))
 
 
 def test_heat_map_counts_inherent_and_residual_per_cell(actors, register, treating) -> None:
     treating("Jailbreak", li=4, im=5, rli=2, rim=5)
-    data = views.heatmap(actors.ctx("viewer"), "support-chatbot")
+    data = queries.heatmap(actors.ctx("viewer"), "support-chatbot")
     (grid,) = data["grids"]
     cell = {(c["likelihood"], c["impact"]): c for c in grid["cells"]}
     assert cell[(4, 5)]["inherent"] == 2 and cell[(4, 5)]["level"] == "HIGH"
@@ -94,7 +94,7 @@ def test_heat_map_counts_inherent_and_residual_per_cell(actors, register, treati
 def test_heat_map_draws_one_grid_per_matrix_in_use(actors, register, add_risk) -> None:
     matrices.install_matrix(actors.ctx("governance"), MatrixInstall(source=THREE_BY_THREE))
     add_risk("New one", likelihood=3, impact=3)
-    grids = views.heatmap(actors.ctx("viewer"), None)["grids"]
+    grids = queries.heatmap(actors.ctx("viewer"), None)["grids"]
     assert [(g["matrix"], len(g["cells"]), g["inherent_total"]) for g in grids] == [
         ("org-3x3", 9, 1),
         ("seed-5x5", 25, 3),
@@ -102,7 +102,7 @@ def test_heat_map_draws_one_grid_per_matrix_in_use(actors, register, add_risk) -
 
 
 def test_report_follows_the_seed_format_sorted_by_score(actors, register) -> None:
-    text = views.report(actors.ctx("viewer"), "support-chatbot")
+    text = queries.report(actors.ctx("viewer"), "support-chatbot")
     lines = text.splitlines()
     assert lines[:7] == [
         "Risk Assessment: Customer Support Chatbot",
@@ -121,14 +121,14 @@ def test_report_follows_the_seed_format_sorted_by_score(actors, register) -> Non
 
 def test_report_without_a_system_has_one_section_per_system(actors, register, clock) -> None:
     clock.advance(days=40)
-    text = views.report(actors.ctx("viewer"), None)
+    text = queries.report(actors.ctx("viewer"), None)
     assert text.index("Risk Assessment: Customer Support Chatbot") < text.index("Risk Assessment: HR Screener")
     assert "(REVIEW OVERDUE)" in text
 
 
 def test_report_of_a_system_without_risks_says_so(actors) -> None:
     make_system(actors, "empty-system", "Empty")
-    assert views.report(actors.ctx("viewer"), "empty-system").endswith("(no risks)\n")
+    assert queries.report(actors.ctx("viewer"), "empty-system").endswith("(no risks)\n")
 
 
 def test_closed_risks_leave_the_report_and_heat_map_unless_asked(actors, add_risk) -> None:
@@ -137,7 +137,7 @@ def test_closed_risks_leave_the_report_and_heat_map_unless_asked(actors, add_ris
 
     risk = add_risk("Withdrawn")
     service.transition_risk(actors.ctx("engineer"), risk.key, Transition(to="closed", version=1, reason="duplicate"))
-    assert "Withdrawn" not in views.report(actors.ctx("viewer"), "support-chatbot")
-    assert "Withdrawn" in views.report(actors.ctx("viewer"), "support-chatbot", include_closed=True)
-    assert views.heatmap(actors.ctx("viewer"), None, include_closed=True)["unassessed"] == 1
-    assert views.heatmap(actors.ctx("viewer"), None)["unassessed"] == 0
+    assert "Withdrawn" not in queries.report(actors.ctx("viewer"), "support-chatbot")
+    assert "Withdrawn" in queries.report(actors.ctx("viewer"), "support-chatbot", include_closed=True)
+    assert queries.heatmap(actors.ctx("viewer"), None, include_closed=True)["unassessed"] == 1
+    assert queries.heatmap(actors.ctx("viewer"), None)["unassessed"] == 0

@@ -3,9 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from charter.access import service
+from charter.access.deps import CtxDep, PrincipalDep
 from charter.access.models import User
-from charter.access.principal import Principal
-from charter.access.roles import PERMISSIONS, ROLE_PERMISSIONS
 from charter.access.schemas import (
     LoginRequest,
     Me,
@@ -17,9 +16,10 @@ from charter.access.schemas import (
     UserUpdate,
 )
 from charter.context import Ctx
-from charter.deps import CtxDep, PrincipalDep
-from charter.errors import Unauthenticated
-from charter.routing import API
+from charter.kit.errors import Unauthenticated
+from charter.kit.principal import Principal
+from charter.kit.roles import PERMISSIONS, ROLE_PERMISSIONS
+from charter.kit.routing import API
 
 router = APIRouter(prefix=API, tags=["access"])
 

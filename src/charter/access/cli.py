@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from charter.cli.common import JsonOpt, fail, handle_errors, local_ctx, output, validation_message
+from charter.kit.cli import JsonOpt, fail, handle_errors, output, validation_message
 
 user_app = typer.Typer(help="Users (local admin commands, work directly on the database).", no_args_is_help=True)
 token_app = typer.Typer(
@@ -58,7 +58,9 @@ def user_create(
         )
     except ValidationError as exc:
         raise fail(validation_message(exc), 2) from None
-    with local_ctx() as ctx:
+    from charter.context import local_context
+
+    with local_context() as ctx:
         user = service.create_user(ctx, data)
         row = UserRead.model_validate(user).model_dump(mode="json")
     output(row, USER_COLUMNS, as_json)
@@ -70,8 +72,9 @@ def user_list(as_json: bool = JsonOpt) -> None:
     """List users."""
     from charter.access import service
     from charter.access.schemas import UserRead
+    from charter.context import local_context
 
-    with local_ctx(commit=False) as ctx:
+    with local_context(commit=False) as ctx:
         rows = [UserRead.model_validate(u).model_dump(mode="json") for u in service.list_users(ctx)]
     output(rows, USER_COLUMNS, as_json)
 
@@ -81,8 +84,9 @@ def user_list(as_json: bool = JsonOpt) -> None:
 def user_disable(username: str, enable: bool = typer.Option(False, "--enable", help="re-enable instead")) -> None:
     """Disable (or --enable) a user; their tokens stop working at once."""
     from charter.access import service
+    from charter.context import local_context
 
-    with local_ctx() as ctx:
+    with local_context() as ctx:
         service.set_disabled(ctx, username, not enable)
     typer.echo(f"user '{username}' {'enabled' if enable else 'disabled'}")
 
@@ -108,7 +112,9 @@ def token_create(
         data = TokenCreate(name=name, username=user, scopes=scope or None, expires_in_days=expires_in_days)
     except ValidationError as exc:
         raise fail(validation_message(exc), 2) from None
-    with local_ctx() as ctx:
+    from charter.context import local_context
+
+    with local_context() as ctx:
         token, clear = service.issue_token(ctx, data)
         info = {
             "id": token.id,
@@ -132,8 +138,9 @@ def token_list(user: str = typer.Option(None, "--user"), as_json: bool = JsonOpt
     """List tokens (never their secrets)."""
     from charter.access import service
     from charter.access.schemas import TokenRead
+    from charter.context import local_context
 
-    with local_ctx(commit=False) as ctx:
+    with local_context(commit=False) as ctx:
         rows = [
             TokenRead.model_validate(t).model_dump(mode="json") | {"username": u}
             for t, u in service.list_tokens(ctx, user)
@@ -146,7 +153,8 @@ def token_list(user: str = typer.Option(None, "--user"), as_json: bool = JsonOpt
 def token_revoke(token_id: int, reason: str = typer.Option(None, help="why")) -> None:
     """Revoke a token; it stops working at once."""
     from charter.access import service
+    from charter.context import local_context
 
-    with local_ctx() as ctx:
+    with local_context() as ctx:
         service.revoke_token(ctx, token_id, reason)
     typer.echo(f"token {token_id} revoked")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from charter.access.roles import PERMISSIONS, ROLES, permissions_for
+from charter.kit.roles import PERMISSIONS, ROLES, permissions_for
 
 DOC_PATH = Path("docs/access.md")
 START = "<!-- role-matrix:start -->"

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from charter.access.roles import PERMISSIONS
+from charter.kit.roles import PERMISSIONS
 
 Role = Literal["admin", "governance", "approver", "engineer", "auditor", "viewer"]
 USERNAME = r"^[a-z0-9][a-z0-9._-]{1,79}$"

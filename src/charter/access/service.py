@@ -14,11 +14,10 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select, update
 
 from charter.access.models import ApiToken, User
-from charter.access.principal import Principal
-from charter.access.roles import ROLES, permissions_for
 from charter.access.schemas import TokenCreate, UserCreate, UserUpdate
-from charter.clock import isoformat
-from charter.errors import (
+from charter.kit.cache import HeadCache
+from charter.kit.clock import isoformat
+from charter.kit.errors import (
     CharterError,
     Conflict,
     NotFound,
@@ -27,14 +26,15 @@ from charter.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from charter.ledger.head import HeadCache
-from charter.ledger.service import snapshot
+from charter.kit.principal import Principal
+from charter.kit.roles import ROLES, permissions_for
+from charter.ledger.chain import snapshot
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from charter.clock import Clock
     from charter.context import Ctx
+    from charter.kit.clock import Clock
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "chr_"
@@ -275,7 +275,7 @@ class _TokenState:
     last_used_at: datetime | None  # updated in place when a touch is handed out
 
 
-_token_states: HeadCache[str, _TokenState] = HeadCache(4_096)
+_token_states: HeadCache[str, _TokenState] = HeadCache("access.token_states", 4_096)
 
 
 def resolve_token(

@@ -10,8 +10,8 @@ import typer
 from typer.core import TyperGroup
 
 from charter.access.cli import token_app, user_app
-from charter.cli.common import handle_errors
-from charter.modules import CLI_NAMES, EXTRA_CLI, load
+from charter.kit.cli import handle_errors
+from charter.kit.registry import DOMAINS_SPEC, load
 
 
 class OneLineErrors(TyperGroup):
@@ -58,13 +58,12 @@ db_app = typer.Typer(help="Database migrations (local).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
-for _domain, _name in CLI_NAMES.items():
-    _module = load(_domain, "cli")
-    if _module is not None:
-        app.add_typer(_module.app, name=_name)
-for _domain, _attr, _name in EXTRA_CLI:
-    _module = load(_domain, "cli")
-    if _module is not None and hasattr(_module, _attr):
+for _domain in DOMAINS_SPEC:
+    _module = load(_domain.name, "cli") if _domain.cli else None
+    if _module is None:
+        continue
+    app.add_typer(_module.app, name=_domain.cli)
+    for _attr, _name in _domain.extra_cli:
         app.add_typer(getattr(_module, _attr), name=_name)
 
 
@@ -84,9 +83,9 @@ def serve(
     """Migrate the database, create the first admin if needed, and serve the API and console."""
     import uvicorn
 
-    from charter.app import create_app
     from charter.bootstrap import prepare
-    from charter.settings import Settings
+    from charter.http.app import create_app
+    from charter.kit.settings import Settings
 
     settings = Settings()
     engine, notes = prepare(settings, demo=demo)
@@ -99,10 +98,10 @@ def serve(
         app_ = create_app(settings, engine=engine, sweeper_interval=settings.sweep_interval_seconds)
         uvicorn.run(app_, host=bind_host, port=bind_port, log_level="info")
         return
-    # Each worker process builds its app from the environment (charter.app:create_app, no sweeper);
+    # Each worker process builds its app from the environment (charter.http.app:create_app, no sweeper);
     # the periodic sweeps run once, in this supervising process.
-    from charter.clock import SystemClock
-    from charter.db import make_session_factory
+    from charter.kit.clock import SystemClock
+    from charter.kit.db import make_session_factory
     from charter.sweeps import Sweeper
 
     sweeper = None
@@ -115,7 +114,12 @@ def serve(
         ).start()
     try:
         uvicorn.run(
-            "charter.app:create_app", factory=True, host=bind_host, port=bind_port, workers=workers, log_level="info"
+            "charter.http.app:create_app",
+            factory=True,
+            host=bind_host,
+            port=bind_port,
+            workers=workers,
+            log_level="info",
         )
     finally:
         if sweeper is not None:
@@ -125,25 +129,30 @@ def serve(
 @db_app.command("upgrade")
 @handle_errors
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
-    """Apply migrations up to REVISION (default: head)."""
-    from charter.db import make_engine
-    from charter.migrate import migration_status, upgrade
-    from charter.settings import Settings
+    """Apply migrations up to REVISION (default: head), then install the shipped content (policies, SOPs)."""
+    from charter.bootstrap import install_defaults
+    from charter.kit.db import make_engine
+    from charter.kit.migrate import migration_status, upgrade
+    from charter.kit.settings import Settings
 
-    engine = make_engine(Settings().db_url)
+    settings = Settings()
+    engine = make_engine(settings.db_url)
     upgrade(engine, revision)
     with engine.connect() as conn:
         status = migration_status(conn)
     typer.echo(f"database at revision {', '.join(status['database_revision'])}")
+    if status["current"]:
+        for note in install_defaults(engine, settings):
+            typer.echo(note)
 
 
 @db_app.command("current")
 @handle_errors
 def db_current() -> None:
     """Show the database revision and whether it is current."""
-    from charter.db import make_engine
-    from charter.migrate import migration_status
-    from charter.settings import Settings
+    from charter.kit.db import make_engine
+    from charter.kit.migrate import migration_status
+    from charter.kit.settings import Settings
 
     with make_engine(Settings().db_url).connect() as conn:
         status = migration_status(conn)

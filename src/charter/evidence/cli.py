@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from charter.cli.common import JsonOpt, client, fail, handle_errors, output
+from charter.kit.cli import JsonOpt, client, fail, handle_errors, output
 
 app = typer.Typer(
     help="Evidence: files (stored by SHA-256) and links, attached to procedure run items.", no_args_is_help=True

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from charter.db import Base
+from charter.kit.db import Base
 
 
 class Evidence(Base):

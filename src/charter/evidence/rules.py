@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Final
 
-from charter.errors import ValidationFailed
+from charter.kit.errors import ValidationFailed
 
 HEAD_BYTES: Final = 8192
 

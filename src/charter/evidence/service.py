@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy import select
 
-from charter.errors import NotFound, PayloadTooLarge, ValidationFailed
 from charter.evidence.models import Evidence
 from charter.evidence.rules import HEAD_BYTES, check_allowed, detect_type, is_expired, safe_filename, too_large_message
 from charter.evidence.schemas import EvidenceRead, LinkCreate
 from charter.evidence.store import CHUNK, BlobTooLarge, store_for
-from charter.ledger.service import snapshot
-from charter.pagination import paginate
+from charter.kit.errors import NotFound, PayloadTooLarge, ValidationFailed
+from charter.kit.pagination import paginate
+from charter.ledger.chain import snapshot
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from charter.settings import Settings
+    from charter.kit.settings import Settings
 
 CHUNK = 1024 * 1024
 

@@ -9,19 +9,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from charter.access.deps import CtxDep
 from charter.access.service import principal_of
-from charter.deps import CtxDep
 from charter.incidents import alerts as _alert_hook  # noqa: F401  (registers the monitoring alert hook)
 from charter.incidents import (
     api_postmortem,
     catalog,
     escalation,
     metrics,
+    queries,
     regulatory,
     releases_link,
     roles,
     service,
-    views,
 )
 from charter.incidents import timeline as timeline_service
 from charter.incidents.schemas import (
@@ -43,8 +43,8 @@ from charter.incidents.schemas import (
     UpdateIn,
 )
 from charter.incidents.store import get_incident
-from charter.pagination import Page
-from charter.routing import API, add_routes
+from charter.kit.pagination import Page
+from charter.kit.routing import API, add_routes
 
 catalog.load()  # validate the shipped incident content at start-up
 
@@ -52,7 +52,7 @@ router = APIRouter(prefix=f"{API}/incidents", tags=["incidents"])
 
 
 def _detail(ctx: CtxDep, key: str) -> IncidentDetail:
-    return views.detail(ctx.session, get_incident(ctx.session, key), ctx.now())
+    return queries.detail(ctx.session, get_incident(ctx.session, key), ctx.now())
 
 
 # ----------------------------------------------------------------------------- signed acknowledgement links
@@ -77,7 +77,7 @@ def ack_link_page(token: str, request: Request) -> HTMLResponse:
 def ack_link(token: str, request: Request) -> Response:
     from charter.access.models import User
     from charter.context import Ctx
-    from charter.errors import PermissionDenied
+    from charter.kit.errors import PermissionDenied
 
     state = request.app.state
     key, uid = escalation.verify_ack_token(state.settings, token, state.clock.now())
@@ -186,7 +186,7 @@ def list_incidents(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> Page[IncidentRead]:
-    flt = views.IncidentFilter(
+    flt = queries.IncidentFilter(
         status=status,
         category=category,
         severity=severity,
@@ -196,7 +196,7 @@ def list_incidents(
         unacknowledged=unacknowledged,
         q=q,
     )
-    items, next_cursor = views.list_incidents(ctx, flt, sort=sort, limit=limit, cursor=cursor)
+    items, next_cursor = queries.list_incidents(ctx, flt, sort=sort, limit=limit, cursor=cursor)
     return Page[IncidentRead](items=items, next_cursor=next_cursor)
 
 
@@ -215,7 +215,7 @@ add_routes(router, api_postmortem.router)
 
 @router.get("/{key}", summary="Read one incident (escalation state, regulatory clock, links)")
 def read_incident(key: str, ctx: CtxDep) -> IncidentDetail:
-    return views.read_incident(ctx, key)
+    return queries.read_incident(ctx, key)
 
 
 @router.patch("/{key}", summary="Change an incident's fields (send the version you read)")
@@ -262,7 +262,7 @@ def renounce_role(key: str, role: str, ctx: CtxDep) -> IncidentDetail:
 
 @router.get("/{key}/timeline", summary="The timeline: automatic events and human updates")
 def read_timeline(key: str, ctx: CtxDep) -> list[TimelineRead]:
-    return views.read_timeline(ctx, key)
+    return queries.read_timeline(ctx, key)
 
 
 @router.post("/{key}/timeline", status_code=201, summary="Post an update to the timeline")

@@ -13,7 +13,6 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from charter.errors import ValidationFailed
 from charter.incidents.rules import (
     CATEGORIES,
     FINISHED,
@@ -28,6 +27,7 @@ from charter.incidents.rules import (
     Target,
     parse_duration,
 )
+from charter.kit.errors import ValidationFailed
 
 CONTENT_DIR = Path(__file__).resolve().parent.parent / "content" / "incidents"
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import typer
 
-from charter.cli.common import JsonOpt, client, handle_errors, output
 from charter.incidents.cli_postmortem import app as postmortem_app
+from charter.kit.cli import JsonOpt, client, handle_errors, output
 
 app = typer.Typer(help="Incidents: open, acknowledge, handle, escalate, report, learn.", no_args_is_help=True)
 policy_app = typer.Typer(help="Escalation policies.", no_args_is_help=True)

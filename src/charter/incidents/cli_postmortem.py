@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from charter.cli.common import JsonOpt, client, handle_errors, output
+from charter.kit.cli import JsonOpt, client, handle_errors, output
 
 app = typer.Typer(help="Postmortems and their action items.", no_args_is_help=True)
 BASE = "/api/v1/incidents"

@@ -17,20 +17,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from charter.access.models import User
-from charter.errors import NotFound, ValidationFailed
 from charter.incidents import catalog
 from charter.incidents.models import EscalationPolicy, Incident, IncidentEscalation
 from charter.incidents.rules import Policy, Target, format_duration, next_escalation_step
 from charter.incidents.timeline import add_event
 from charter.inventory.models import AISystem
-from charter.ledger.service import snapshot
+from charter.kit.errors import NotFound, ValidationFailed
+from charter.ledger.chain import snapshot
 from charter.sweeps import sweep_lock
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from charter.context import Ctx
-    from charter.settings import Settings
+    from charter.kit.settings import Settings
 
 SWEEP_NAME = "incidents.escalation"
 
@@ -105,7 +105,7 @@ def install_policy(ctx: Ctx, definition: dict[str, Any]) -> dict[str, Any]:
             if t.user and ctx.session.execute(select(User.id).where(User.username == t.user)).first() is None:
                 raise ValidationFailed(f"escalation policy: no user named '{t.user}'")
             if t.role:
-                from charter.access.roles import ROLES
+                from charter.kit.roles import ROLES
 
                 if t.role not in ROLES:
                     raise ValidationFailed(f"escalation policy: unknown role '{t.role}'; roles are {', '.join(ROLES)}")

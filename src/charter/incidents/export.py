@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from charter.clock import isoformat
 from charter.incidents.postmortem import read
+from charter.incidents.queries import to_read
 from charter.incidents.rules import format_duration
 from charter.incidents.store import get_incident
-from charter.incidents.views import to_read
+from charter.kit.clock import isoformat
 
 if TYPE_CHECKING:
     from datetime import datetime

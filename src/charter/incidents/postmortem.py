@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from charter.access.principal import require_distinct
-from charter.errors import Conflict, NotFound, StaleVersion, ValidationFailed
 from charter.incidents import catalog
 from charter.incidents.models import ActionItem, Incident, Postmortem
+from charter.incidents.queries import seconds
 from charter.incidents.rules import (
     ACTION_OPEN,
     POSTMORTEM_TRANSITIONS,
@@ -25,8 +24,9 @@ from charter.incidents.rules import (
 from charter.incidents.schemas import ActionCreate, ActionRead, ActionUpdate, PostmortemRead, PostmortemWrite, ReviewIn
 from charter.incidents.store import get_incident, user_by_name, usernames
 from charter.incidents.timeline import add_event
-from charter.incidents.views import seconds
-from charter.ledger.service import snapshot
+from charter.kit.errors import Conflict, NotFound, StaleVersion, ValidationFailed
+from charter.kit.principal import require_distinct
+from charter.ledger.chain import snapshot
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

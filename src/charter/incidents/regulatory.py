@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from charter.clock import as_utc
-from charter.errors import Conflict, ValidationFailed
 from charter.incidents import catalog, escalation
 from charter.incidents.models import Incident
 from charter.incidents.rules import format_duration, reminder_times, report_deadline
 from charter.incidents.schemas import RegulatoryState, ReportedIn, SeriousIn
 from charter.incidents.store import automatic, current_roles, get_incident
 from charter.incidents.timeline import add_event
-from charter.ledger.service import snapshot
+from charter.kit.clock import as_utc
+from charter.kit.errors import Conflict, ValidationFailed
+from charter.ledger.chain import snapshot
 from charter.sweeps import sweep_lock
 
 if TYPE_CHECKING:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from charter.errors import Conflict, ValidationFailed
 from charter.incidents.rules import ENDED
 from charter.incidents.schemas import RollbackIn
 from charter.incidents.store import add_link, automatic, get_incident
 from charter.incidents.timeline import add_event
 from charter.inventory.models import AISystem
+from charter.kit.errors import Conflict, ValidationFailed
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -35,7 +35,7 @@ def incident_stage(system: AISystem) -> str | None:
 def deployed_when(ctx: Ctx, system: AISystem, at: datetime) -> tuple[str | None, int | None, str | None]:
     """(stage, release id, label) of what was deployed at the incident's stage at time `at`."""
     from charter.releases.history import deployed_at
-    from charter.releases.service import get_release, release_ref
+    from charter.releases.store import get_release, release_ref
 
     stage = incident_stage(system)
     if stage is None:

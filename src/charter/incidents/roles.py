@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from charter.access.models import User
-from charter.errors import Conflict
 from charter.incidents import catalog, escalation
 from charter.incidents.models import Incident, IncidentRole
 from charter.incidents.rules import ENDED
 from charter.incidents.schemas import RoleIn
 from charter.incidents.store import current_roles, get_incident, user_by_name
 from charter.incidents.timeline import add_event
+from charter.kit.errors import Conflict
 
 if TYPE_CHECKING:
     from charter.context import Ctx

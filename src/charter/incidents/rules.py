@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from charter.errors import IllegalTransition, ValidationFailed
+from charter.kit.errors import IllegalTransition, ValidationFailed
 
 # Fixed status categories (statuses themselves are data): Charter's logic keys on these.
 CATEGORIES: Final = ("open", "active", "mitigated", "resolved", "closed", "declined", "duplicate")

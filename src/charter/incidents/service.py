@@ -10,8 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from charter.access.models import User
-from charter.access.principal import Principal
-from charter.errors import Conflict, StaleVersion, ValidationFailed
 from charter.incidents import catalog, escalation, playbooks, releases_link
 from charter.incidents.models import Incident, IncidentSequence, IncidentStatusChange
 from charter.incidents.roles import assume, notify_team
@@ -19,8 +17,10 @@ from charter.incidents.rules import ENDED, FINISHED, incident_key
 from charter.incidents.schemas import AckResult, IncidentCreate, IncidentUpdate, SeverityIn, TransitionIn
 from charter.incidents.store import automatic, current_roles, get_incident, user_by_name
 from charter.incidents.timeline import add_event
-from charter.inventory.service import get_system
-from charter.ledger.service import snapshot
+from charter.inventory.queries import get_system
+from charter.kit.errors import Conflict, StaleVersion, ValidationFailed
+from charter.kit.principal import Principal
+from charter.ledger.chain import snapshot
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from charter.access.models import User
-from charter.access.principal import SYSTEM
 from charter.context import Ctx
-from charter.errors import NotFound, ValidationFailed
 from charter.incidents.models import Incident, IncidentLink, IncidentRole
+from charter.kit.errors import NotFound, ValidationFailed
+from charter.kit.principal import SYSTEM
 from charter.ledger.rules import to_jsonable
 
 if TYPE_CHECKING:

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from charter.errors import Conflict, PermissionDenied, StaleVersion, ValidationFailed
 from charter.incidents.models import Incident, TimelineEntry
 from charter.incidents.rules import ENDED
 from charter.incidents.schemas import TimelineRead
+from charter.kit.errors import Conflict, PermissionDenied, StaleVersion, ValidationFailed
+from charter.ledger.chain import snapshot
 from charter.ledger.rules import to_jsonable
-from charter.ledger.service import snapshot
 
 if TYPE_CHECKING:
     from charter.context import Ctx

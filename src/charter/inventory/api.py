@@ -4,11 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from charter.deps import CtxDep
-from charter.inventory import service
-from charter.inventory.schemas import RiskTier, Stage, SystemCreate, SystemRead, SystemUpdate, Transition
-from charter.pagination import Page
-from charter.routing import API
+from charter.access.deps import CtxDep
+from charter.inventory import queries, service
+from charter.inventory.rules import LifecycleStage, RiskTier
+from charter.inventory.schemas import SystemCreate, SystemRead, SystemUpdate, Transition
+from charter.kit.pagination import Page
+from charter.kit.routing import API
 
 router = APIRouter(prefix=f"{API}/systems", tags=["inventory"])
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix=f"{API}/systems", tags=["inventory"])
 @router.get("", summary="List AI systems")
 def list_systems(
     ctx: CtxDep,
-    stage: Stage | None = None,
+    stage: LifecycleStage | None = None,
     risk_tier: RiskTier | None = None,
     owner: str | None = None,
     tag: str | None = None,
@@ -25,8 +26,8 @@ def list_systems(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> Page[SystemRead]:
-    flt = service.SystemFilter(stage=stage, risk_tier=risk_tier, owner=owner, tag=tag, q=q)
-    items, next_cursor = service.list_systems(ctx, flt, sort=sort, limit=limit, cursor=cursor)
+    flt = queries.SystemFilter(stage=stage, risk_tier=risk_tier, owner=owner, tag=tag, q=q)
+    items, next_cursor = queries.list_systems(ctx, flt, sort=sort, limit=limit, cursor=cursor)
     return Page[SystemRead](items=items, next_cursor=next_cursor)
 
 
@@ -34,23 +35,23 @@ def list_systems(
 def create_system(body: SystemCreate, ctx: CtxDep) -> SystemRead:
     system = service.create_system(ctx, body)
     ctx.commit()
-    return service.to_read(ctx.session, system)
+    return queries.to_read(ctx.session, system)
 
 
 @router.get("/{key}", summary="Read one AI system")
 def read_system(key: str, ctx: CtxDep) -> SystemRead:
-    return service.read_system(ctx, key)
+    return queries.read_system(ctx, key)
 
 
 @router.patch("/{key}", summary="Change an AI system (send the version you read)")
 def update_system(key: str, body: SystemUpdate, ctx: CtxDep) -> SystemRead:
     system = service.update_system(ctx, key, body)
     ctx.commit()
-    return service.to_read(ctx.session, system)
+    return queries.to_read(ctx.session, system)
 
 
 @router.post("/{key}/transitions", summary="Move an AI system to another lifecycle stage")
 def transition_system(key: str, body: Transition, ctx: CtxDep) -> SystemRead:
     system = service.transition_system(ctx, key, body)
     ctx.commit()
-    return service.to_read(ctx.session, system)
+    return queries.to_read(ctx.session, system)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from charter.cli.common import JsonOpt, client, handle_errors, output
+from charter.kit.cli import JsonOpt, client, handle_errors, output
 
 app = typer.Typer(help="AI systems: register, list, change, move between stages.", no_args_is_help=True)
 COLUMNS = ("key", "name", "stage", "risk_tier", "owner", "deployment_type", "tags", "version")

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal, get_args
 
-from charter.errors import IllegalTransition
+from charter.kit.errors import IllegalTransition
 
-STAGES: Final = ("proposed", "sandbox", "pilot", "production", "retired")
+# A system's lifecycle stage (seed 003's phases): where the system as a whole stands.
+LifecycleStage = Literal["proposed", "sandbox", "pilot", "production", "retired"]
+LIFECYCLE_STAGES: Final[tuple[LifecycleStage, ...]] = get_args(LifecycleStage)
+
+# A deployment stage: where a release can be deployed (the middle three lifecycle stages). A release's status
+# at one of them is charter.releases (pending_approval, approved, deployed, ...).
+DeploymentStage = Literal["sandbox", "pilot", "production"]
+DEPLOYMENT_STAGES: Final[tuple[DeploymentStage, ...]] = get_args(DeploymentStage)
 
 # Every allowed stage move. Anything not listed is refused with the allowed set.
 TRANSITIONS: Final[dict[str, frozenset[str]]] = {
@@ -17,9 +24,11 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     "retired": frozenset(),
 }
 
-DEPLOYMENT_TYPES: Final = ("in_house_model", "vendor_api", "vendor_saas", "embedded")
-RISK_TIERS: Final = ("prohibited", "high", "limited", "minimal", "unclassified")
-DATA_CATEGORIES: Final = (
+DeploymentType = Literal["in_house_model", "vendor_api", "vendor_saas", "embedded"]
+DEPLOYMENT_TYPES: Final[tuple[DeploymentType, ...]] = get_args(DeploymentType)
+RiskTier = Literal["prohibited", "high", "limited", "minimal", "unclassified"]
+RISK_TIERS: Final[tuple[RiskTier, ...]] = get_args(RiskTier)
+DataCategory = Literal[
     "none",
     "personal",
     "special_category",
@@ -29,7 +38,8 @@ DATA_CATEGORIES: Final = (
     "health",
     "confidential_business",
     "public",
-)
+]
+DATA_CATEGORIES: Final[tuple[DataCategory, ...]] = get_args(DataCategory)
 
 
 def check_transition(system_key: str, current: str, target: str) -> None:

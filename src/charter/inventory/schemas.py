@@ -1,24 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-DeploymentType = Literal["in_house_model", "vendor_api", "vendor_saas", "embedded"]
-RiskTier = Literal["prohibited", "high", "limited", "minimal", "unclassified"]
-Stage = Literal["proposed", "sandbox", "pilot", "production", "retired"]
-DataCategory = Literal[
-    "none",
-    "personal",
-    "special_category",
-    "children",
-    "biometric",
-    "financial",
-    "health",
-    "confidential_business",
-    "public",
-]
+from charter.inventory.rules import DataCategory, DeploymentType, LifecycleStage, RiskTier
+
 KEY = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
 TAG = r"^[a-z0-9][a-z0-9:._-]{0,63}$"
 
@@ -115,7 +102,7 @@ def _check_tag(tag: str) -> None:
 
 class Transition(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    to: Stage
+    to: LifecycleStage
     version: int
     reason: str | None = Field(default=None, max_length=2_000)
 

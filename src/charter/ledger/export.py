@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from charter.clock import isoformat
+from charter.kit.clock import isoformat
 from charter.ledger.checks import (
     EXTERNAL,
     Checkpoint,

@@ -8,7 +8,7 @@ from sqlalchemy import DDL, JSON, BigInteger, Dialect, Index, String, Text, even
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from charter.db import Base
+from charter.kit.db import Base
 from charter.ledger.rules import canonical
 
 

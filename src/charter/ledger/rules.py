@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, Final
 
-from charter.clock import isoformat
+from charter.kit.clock import isoformat
 
 GENESIS_HASH: Final = "0" * 64
 FIELDS: Final = (

@@ -3,8 +3,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-import charter.models  # noqa: F401  (registers every table on Base.metadata)
-from charter.db import Base
+from charter.kit.db import Base
+from charter.kit.registry import load_models
+
+load_models()  # every table on Base.metadata
 
 config = context.config
 target_metadata = Base.metadata

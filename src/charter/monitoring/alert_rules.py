@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any, Final
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from charter.errors import Conflict, NotFound, StaleVersion, ValidationFailed
-from charter.inventory.service import get_system
-from charter.ledger.service import snapshot
+from charter.inventory.queries import get_system
+from charter.kit.errors import Conflict, NotFound, StaleVersion, ValidationFailed
+from charter.ledger.chain import snapshot
 from charter.monitoring.models import Alert, AlertRule, MonitorState
 from charter.monitoring.rules import ACTIVE_STATES, ANOMALY_DEFAULTS, describe, format_duration, rule_problems
 from charter.monitoring.schemas import RuleCreate, RuleRead, RuleUpdate

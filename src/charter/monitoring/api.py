@@ -8,8 +8,9 @@ from fastapi import APIRouter, Body, File, Form, Query, Response, UploadFile
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from charter.deps import CtxDep
-from charter.errors import ValidationFailed
+from charter.access.deps import CtxDep
+from charter.kit.errors import ValidationFailed
+from charter.kit.routing import API
 from charter.monitoring import alert_rules, drift_service, ingest, postdeploy, series
 from charter.monitoring.alert_rules import default_rules
 from charter.monitoring.schemas import (
@@ -34,7 +35,6 @@ from charter.monitoring.schemas import (
     WindowIn,
     WindowRead,
 )
-from charter.routing import API
 
 default_rules()  # shipped content is validated at start-up: a broken defaults.yaml stops the server here
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from charter.cli.common import JsonOpt, client, fail, handle_errors, output
+from charter.kit.cli import JsonOpt, client, fail, handle_errors, output
 
 app = typer.Typer(help="Monitoring: push metrics, health, alerts and rules, drift checks.", no_args_is_help=True)
 RULE_COLUMNS = ("key", "kind", "severity", "expression", "enabled", "source", "version")

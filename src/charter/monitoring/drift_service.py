@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import select
 
-from charter.errors import NotFound, StaleVersion, ValidationFailed
-from charter.inventory.service import get_system
-from charter.ledger.service import snapshot
+from charter.inventory.queries import get_system
+from charter.kit.errors import NotFound, StaleVersion, ValidationFailed
+from charter.ledger.chain import snapshot
 from charter.monitoring import drift
 from charter.monitoring.datasets import detect_format, read_columns
 from charter.monitoring.drift_stats import require_same_edges

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from charter.ledger.service import snapshot
+from charter.ledger.chain import snapshot
 from charter.monitoring import rules as R
 from charter.monitoring.hooks import AlertChange, emit
 from charter.monitoring.models import Alert, AlertRule, DriftCheck, MetricPoint, MetricSeries, MonitorState
@@ -231,6 +231,7 @@ def evaluate_no_data(
     ctx: Ctx, system: AISystem, rule: AlertRule, active: Alert | None, just_received: bool = False
 ) -> AlertChange | None:
     now = ctx.now()
+    last: datetime | None
     if just_received and rule.metric is None:
         last = now  # evaluated on ingest: the system is reporting right now
     elif rule.metric:

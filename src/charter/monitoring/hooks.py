@@ -65,7 +65,7 @@ def discover() -> None:
     global _discovered
     if _discovered:
         return
-    from charter.modules import DOMAINS, load
+    from charter.kit.registry import DOMAINS, load
 
     for domain in DOMAINS:
         if domain != "monitoring":

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from charter.errors import Conflict, ValidationFailed
-from charter.inventory.service import get_system
+from charter.inventory.queries import get_system
+from charter.kit.errors import Conflict, ValidationFailed
 from charter.monitoring.alert_rules import install_defaults
 from charter.monitoring.evaluation import change_read, evaluate_series
 from charter.monitoring.models import MetricBatch, MonitorState

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import select
 
-from charter.errors import CharterError, IllegalTransition, ValidationFailed
-from charter.inventory.service import get_system
-from charter.ledger.service import snapshot
+from charter.inventory.queries import get_system
+from charter.kit.errors import CharterError, IllegalTransition, ValidationFailed
+from charter.ledger.chain import snapshot
 from charter.monitoring.models import Alert, PostDeployConfig, PostDeployWatch
 from charter.monitoring.rules import at_least
 from charter.monitoring.schemas import PostDeployConfigIn, PostDeployConfigRead, WatchRead
@@ -95,7 +95,7 @@ def set_config(ctx: Ctx, key: str, data: PostDeployConfigIn) -> PostDeployConfig
     windows, severity, auto, row = config_of(ctx.session, system.id)
     current_version = row.version if row else 0
     if (data.version or 0) != current_version:
-        from charter.errors import StaleVersion
+        from charter.kit.errors import StaleVersion
 
         raise StaleVersion(f"post-deployment configuration of '{key}'", data.version or 0, current_version)
     if data.auto_rollback is not None and data.auto_rollback != auto:
@@ -252,8 +252,8 @@ def _at_risk(ctx: Ctx, system: AISystem, watch: PostDeployWatch, alerts: list[Al
 
 
 def _auto_rollback(ctx: Ctx, system: AISystem, watch: PostDeployWatch, why: str) -> None:
-    from charter.access.principal import SYSTEM
     from charter.context import Ctx as Context
+    from charter.kit.principal import SYSTEM
     from charter.releases.deploy import rollback
     from charter.releases.schemas import RollbackIn
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from charter.errors import IllegalTransition
+from charter.kit.errors import IllegalTransition
 
 RULE_KINDS: Final = ("threshold", "anomaly", "no_data", "drift")
 AGGREGATIONS: Final = ("last", "avg", "p95", "max", "min", "rate")

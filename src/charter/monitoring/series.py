@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import select
 
-from charter.errors import ValidationFailed
 from charter.inventory.models import AISystem
-from charter.inventory.service import get_system
+from charter.inventory.queries import get_system
+from charter.kit.errors import ValidationFailed
 from charter.monitoring import rules as R
 from charter.monitoring.catalog import unit_of
 from charter.monitoring.evaluation import alert_read, firing_alerts

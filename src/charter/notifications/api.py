@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from charter.deps import CtxDep
+from charter.access.deps import CtxDep
+from charter.kit.routing import API
 from charter.notifications import delivery, inbox, service
 from charter.notifications.rules import EVENT_TYPES
 from charter.notifications.schemas import (
@@ -20,7 +21,6 @@ from charter.notifications.schemas import (
     SubscriptionCreate,
     SubscriptionRead,
 )
-from charter.routing import API
 
 router = APIRouter(prefix=f"{API}/notifications", tags=["notifications"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from charter.cli.common import JsonOpt, client, handle_errors, output
+from charter.kit.cli import JsonOpt, client, handle_errors, output
 
 app = typer.Typer(help="Notifications: inbox, channels (Apprise, webhooks), subscriptions.", no_args_is_help=True)
 channel_app = typer.Typer(help="Channels: where your notifications go.", no_args_is_help=True)

@@ -17,7 +17,7 @@ import httpx
 from sqlalchemy import select
 
 from charter.access.models import User
-from charter.clock import isoformat
+from charter.kit.clock import isoformat
 from charter.notifications.models import DeliveryAttempt, Notification, NotificationChannel, OutboxMessage
 from charter.notifications.rules import (
     DELIVERY_HEADER,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from charter.errors import NotFound
+from charter.kit.errors import NotFound
 from charter.notifications.models import Notification
 from charter.notifications.schemas import NotificationRead
 

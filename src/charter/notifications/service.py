@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_, select
 
 from charter.access.models import User
-from charter.errors import Conflict, NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from charter.kit.errors import Conflict, NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from charter.ledger.chain import snapshot
 from charter.ledger.rules import to_jsonable
-from charter.ledger.service import snapshot
 from charter.notifications.models import Notification, NotificationChannel, NotificationSubscription, OutboxMessage
 from charter.notifications.rules import EVENT_TYPES, is_http_url, matches, valid_event_pattern
 from charter.notifications.schemas import (

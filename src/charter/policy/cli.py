@@ -1,4 +1,4 @@
-"""`charter policy ...` (gate policies) and `charter gate check` (also `charter policy gate check`)."""
+"""`charter policy ...`: gate policies. (`charter gate check` is the release gate's: charter.releases.cli.)"""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ from typing import Any
 
 import typer
 
-from charter.cli.common import JsonOpt, client, fail, handle_errors, output, print_json
+from charter.kit.cli import JsonOpt, client, handle_errors, output, print_json
 
 app = typer.Typer(help="Gate policies: CEL rules per release stage, versioned.", no_args_is_help=True)
-gate_app = typer.Typer(help="Deployment gates: evaluate a stage's policies for a release.", no_args_is_help=True)
-app.add_typer(gate_app, name="gate")
 COLUMNS = ("name", "version", "stage", "enabled", "source", "rules", "created_by", "created_at")
 
 
@@ -146,31 +144,3 @@ def print_gate(data: dict[str, Any]) -> None:
         line = f"  {mark}  {r['rule']}"
         line += f" — {r['reason']}" if not r["passed"] else (f" — {r['description']}" if r["description"] else "")
         typer.echo(line)
-
-
-@gate_app.command("check")
-def check(
-    system: str = typer.Argument(..., help="system key"),
-    version: int = typer.Argument(..., help="release version"),
-    stage: str = typer.Option(..., help="target stage: sandbox, pilot or production"),
-    as_json: bool = JsonOpt,
-    show_facts: bool = typer.Option(False, "--facts", help="include the facts document"),
-) -> None:
-    """Evaluate the gate. Exit 0 when it passes, 1 when it does not, 2 on usage or connection errors."""
-    from charter.client import ClientError
-
-    try:
-        with client() as c:
-            data = c.post(
-                f"/api/v1/systems/{system}/releases/{version}/gate?stage={stage}"
-                + ("&include_facts=true" if show_facts else "")
-            )
-    except ClientError as exc:
-        raise fail(f"{exc.detail}" + (f" [{exc.status}]" if exc.status else ""), 2) from None
-    if as_json:
-        print_json(data)
-    else:
-        print_gate(data)
-        if show_facts:
-            print_json(data["facts"])
-    raise typer.Exit(0 if data["passed"] else 1)

@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from charter.errors import ValidationFailed
+from charter.kit.errors import ValidationFailed
+from charter.policy.programs import compile_rules
 from charter.policy.schemas import PolicyDocument
 
 
@@ -37,8 +38,6 @@ def parse_document(text: str, source: str) -> PolicyDocument:
 @lru_cache(maxsize=1)
 def shipped() -> tuple[PolicyDocument, ...]:
     """Every shipped policy, each rule compiled against the facts schema (a broken file fails here)."""
-    from charter.policy.service import compile_rules
-
     docs = []
     for entry in sorted((resources.files("charter") / "content" / "policies").iterdir(), key=lambda e: e.name):
         if not entry.name.endswith((".yaml", ".yml")):

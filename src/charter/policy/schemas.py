@@ -5,7 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Stage = Literal["sandbox", "pilot", "production"]
+from charter.inventory.rules import DeploymentStage
+
 SLUG = r"^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$"
 RULE_ID = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 
@@ -32,7 +33,7 @@ class PolicySave(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    stage: Stage
+    stage: DeploymentStage
     description: str = Field(default="", max_length=5_000)
     enabled: bool = True
     rules: list[RuleSpec] = Field(min_length=1, max_length=100)
@@ -72,33 +73,6 @@ class PolicyRead(BaseModel):
 class ValidateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rules: list[RuleSpec] = Field(min_length=1, max_length=100)
-
-
-class RuleResult(BaseModel):
-    policy: str
-    policy_version: int
-    rule: str
-    kind: str
-    description: str
-    passed: bool
-    reason: str = Field(description="why it failed (the rule's message, or the evaluation error); '' on pass")
-    error: str | None = None
-
-
-class GateRead(BaseModel):
-    id: int
-    system: str
-    release_version: int
-    stage: str
-    purpose: str
-    passed: bool
-    policies: list[dict[str, Any]]
-    results: list[RuleResult]
-    failed: list[str]
-    evaluated_at: datetime
-    actor: str
-    digest: str
-    facts: dict[str, Any] | None = None
 
 
 class FactsProviderRead(BaseModel):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 
-from charter.deps import CtxDep
-from charter.errors import ValidationFailed
-from charter.pagination import Page
-from charter.procedures import service, templates, views, workflow
-from charter.procedures.loader import TemplateInvalid, parse_template, shipped_templates
+from charter.access.deps import CtxDep
+from charter.evidence import service as evidence_service
+from charter.evidence.schemas import EvidenceRead, LinkCreate
+from charter.kit.errors import ValidationFailed
+from charter.kit.pagination import Page
+from charter.kit.routing import API
+from charter.procedures import queries, service, templates, workflow
+from charter.procedures.loader import shipped_templates
 from charter.procedures.schemas import (
     EvidenceLink,
     ExceptionCreate,
@@ -29,7 +33,6 @@ from charter.procedures.schemas import (
     ValidationReport,
 )
 from charter.procedures.subjects import resolve
-from charter.routing import API
 
 # Start-up validation: a broken shipped template stops the app from being built, naming file and line.
 shipped_templates()
@@ -45,19 +48,12 @@ def list_sops(
     severity: str | None = None,
     tag: str | None = None,
 ) -> list[TemplateSummary]:
-    rows = templates.list_templates(ctx, kind=kind, applies_to=applies_to, severity=severity, tag=tag)
-    ctx.commit()  # the shipped templates, stored on first use
-    return rows
+    return templates.list_templates(ctx, kind=kind, applies_to=applies_to, severity=severity, tag=tag)
 
 
 @router.post("/sops/validate", summary="Check a template without installing it")
 def validate_sop(body: TemplateInstall, ctx: CtxDep) -> ValidationReport:
-    ctx.require("sops:read")
-    try:
-        spec = parse_template(body.content, body.filename)
-    except TemplateInvalid as exc:
-        return ValidationReport(valid=False, problems=[p.as_dict() for p in exc.problems])
-    return ValidationReport(valid=True, key=spec.key, version=spec.version, items=len(spec.items()))
+    return templates.validate_template(ctx, body.content, body.filename)
 
 
 @router.post("/sops", status_code=201, summary="Install a template version (YAML)")
@@ -71,9 +67,7 @@ def install_sop(body: TemplateInstall, ctx: CtxDep, response: Response) -> Templ
 
 @router.get("/sops/{key}", summary="Read a template (default: its latest version)")
 def read_sop(key: str, ctx: CtxDep, version: Annotated[int | None, Query(ge=1)] = None) -> TemplateRead:
-    data = templates.read_template(ctx, key, version)
-    ctx.commit()
-    return data
+    return templates.read_template(ctx, key, version)
 
 
 @router.get("/runs", summary="List procedure runs")
@@ -113,7 +107,7 @@ def run_facts(
 ) -> dict[str, Any]:
     ctx.require("sops:read")
     sid, _ = resolve(ctx.session, subject_type, subject_id, subject_key)
-    return service.gate_facts(ctx.session, subject_type, sid, now=ctx.now())
+    return queries.gate_facts(ctx.session, subject_type, sid, now=ctx.now())
 
 
 @router.post("/runs", status_code=201, summary="Start a procedure run for a system, release or incident")
@@ -141,7 +135,7 @@ def read_run(run_id: int, ctx: CtxDep) -> RunRead:
 @router.get("/runs/{run_id}/open-items", summary="Items not passing (unanswered, fail, needs_review, flagged)")
 def run_open_items(run_id: int, ctx: CtxDep) -> list[OpenItem]:
     ctx.require("sops:read")
-    return views.open_items(views.load(ctx.session, views.get_run(ctx.session, run_id), ctx.now()))
+    return queries.open_items(queries.load(ctx.session, queries.get_run(ctx.session, run_id), ctx.now()))
 
 
 @router.patch("/runs/{run_id}/items/{item_id}", summary="Answer and/or assign an item (send its version)")
@@ -191,3 +185,43 @@ def cancel_run(run_id: int, body: RunTransition, ctx: CtxDep) -> RunRead:
     workflow.cancel_run(ctx, run_id, version=body.version, reason=body.reason)
     ctx.commit()
     return service.read_run(ctx, run_id)
+
+
+# Adding evidence lives here (under /evidence) because it may attach to a procedure run item.
+evidence_router = APIRouter(prefix=f"{API}/evidence", tags=["evidence"])
+routers = (router, evidence_router)
+
+
+@evidence_router.post(
+    "", status_code=201, summary="Upload a file as evidence (multipart), optionally attaching it to a run item"
+)
+def upload_evidence(
+    ctx: CtxDep,
+    file: Annotated[UploadFile, File(description="the evidence file; its type is detected from its content")],
+    title: Annotated[str | None, Form(max_length=300)] = None,
+    description: Annotated[str, Form(max_length=5_000)] = "",
+    expires_at: Annotated[datetime | None, Form()] = None,
+    run_id: Annotated[int | None, Form()] = None,
+    item_id: Annotated[str | None, Form(max_length=64)] = None,
+) -> EvidenceRead:
+    evidence = service.add_file_evidence(
+        ctx,
+        file.file,
+        file.filename or "",
+        title=title,
+        description=description,
+        expires_at=expires_at,
+        run_id=run_id,
+        item_id=item_id,
+    )
+    ctx.commit()
+    return evidence_service.to_read(evidence, ctx.now())
+
+
+@evidence_router.post(
+    "/links", status_code=201, summary="Add a link (URL) as evidence, optionally attaching it to a run item"
+)
+def add_link_evidence(body: LinkCreate, ctx: CtxDep) -> EvidenceRead:
+    evidence = service.add_link_evidence(ctx, body)
+    ctx.commit()
+    return evidence_service.to_read(evidence, ctx.now())

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from charter.cli.common import JsonOpt, client, fail, handle_errors, output, print_json
+from charter.kit.cli import JsonOpt, client, fail, handle_errors, output, print_json
 
 app = typer.Typer(help="Procedure templates (SOPs): validate, install, list, show.", no_args_is_help=True)
 review_app = typer.Typer(

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from charter.errors import ValidationFailed
+from charter.kit.errors import ValidationFailed
 from charter.procedures.template_schema import Loc, TemplateSpec, semantic_errors
 
 MAX_TEMPLATE_BYTES = 512 * 1024

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from charter.errors import IllegalTransition
+from charter.kit.errors import IllegalTransition
 
 RUN_STATUSES: Final = ("in_progress", "submitted", "approved", "rejected", "cancelled")
 

@@ -9,22 +9,24 @@ call `start_run`, `answer_item`, `is_approved`, `open_items` and `gate_facts` (d
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sqlalchemy import select
 
 from charter.access.models import User
-from charter.errors import Conflict, PermissionDenied, StaleVersion, ValidationFailed
+from charter.evidence import service as evidence_service
+from charter.evidence.models import Evidence
+from charter.evidence.schemas import LinkCreate
 from charter.evidence.service import get_evidence
-from charter.ledger.service import snapshot
-from charter.pagination import paginate
-from charter.procedures import rules, views
-from charter.procedures.loader import shipped_templates
+from charter.kit.errors import Conflict, PermissionDenied, StaleVersion, ValidationFailed
+from charter.kit.pagination import paginate
+from charter.ledger.chain import snapshot
+from charter.procedures import queries, rules
 from charter.procedures.models import ProcedureRun, RunItem, RunItemEvidence
 from charter.procedures.schemas import ItemUpdate, OpenItem, RunRead, RunSummary
 from charter.procedures.subjects import resolve
 from charter.procedures.template_schema import answer_roles
-from charter.procedures.templates import get_template, latest_templates, spec_of, sync_shipped
+from charter.procedures.templates import get_template, spec_of
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -57,7 +59,6 @@ def start_run(
     Refused while another run of the same template is active (in_progress/submitted) for the subject.
     """
     ctx.require("reviews:run")
-    sync_shipped(ctx)
     template = get_template(ctx.session, template_key, version)
     spec = spec_of(template)
     if subject_type not in spec.applies_to:
@@ -132,8 +133,8 @@ def item_snap(item: RunItem) -> dict[str, Any]:
 def update_item(ctx: Ctx, run_id: int, item_id: str, data: ItemUpdate) -> RunItem:
     """Answer an item and/or assign it. Answers change only while the run is in progress."""
     ctx.require("reviews:run")
-    run = views.get_run(ctx.session, run_id, for_update=True)
-    loaded = views.load(ctx.session, run, ctx.now())
+    run = queries.get_run(ctx.session, run_id, for_update=True)
+    loaded = queries.load(ctx.session, run, ctx.now())
     item = loaded.item(item_id)
     check_version(f"item '{item_id}' of run {run_id}", data.version, item.version)
     fields = data.model_fields_set
@@ -222,10 +223,10 @@ def answer_item(
 def link_evidence(ctx: Ctx, run_id: int, item_id: str, evidence_id: int) -> bool:
     """Attach evidence to an item (idempotent: False when it was already attached)."""
     ctx.require("evidence:write")
-    run = views.get_run(ctx.session, run_id)
+    run = queries.get_run(ctx.session, run_id)
     if run.status not in rules.EVIDENCE_STATES:
         raise Conflict(f"run {run_id} is '{run.status}': evidence can be attached only while in_progress or submitted")
-    item = views.load(ctx.session, run, ctx.now()).item(item_id)
+    item = queries.load(ctx.session, run, ctx.now()).item(item_id)
     evidence = get_evidence(ctx.session, evidence_id)
     if ctx.session.get(RunItemEvidence, (item.id, evidence.id)) is not None:
         return False
@@ -248,8 +249,8 @@ def link_evidence(ctx: Ctx, run_id: int, item_id: str, evidence_id: int) -> bool
 
 def read_run(ctx: Ctx, run_id: int) -> RunRead:
     ctx.require("sops:read")
-    loaded = views.load(ctx.session, views.get_run(ctx.session, run_id), ctx.now())
-    return views.run_read(ctx.session, loaded)
+    loaded = queries.load(ctx.session, queries.get_run(ctx.session, run_id), ctx.now())
+    return queries.run_read(ctx.session, loaded)
 
 
 SORTABLE = {"id": ProcedureRun.id, "started_at": ProcedureRun.started_at, "updated_at": ProcedureRun.updated_at}
@@ -282,83 +283,64 @@ def list_runs(
     )
     out = []
     for run in rows:
-        loaded = views.load(ctx.session, run, ctx.now())
-        out.append(views.summary(run, loaded.spec.kind, rules.completion(loaded.states).pct))
+        loaded = queries.load(ctx.session, run, ctx.now())
+        out.append(queries.summary(run, loaded.spec.kind, rules.completion(loaded.states).pct))
     return out, next_cursor
 
 
 def _now(now: datetime | None) -> datetime:
     if now is not None:
         return now
-    from charter.clock import SystemClock
+    from charter.kit.clock import SystemClock
 
     return SystemClock().now()
 
 
 def is_approved(session: Session, run_id: int, now: datetime | None = None) -> bool:
     """True when the run is approved and still meets the bar at `now` (no evidence expired since)."""
-    return views.load(session, views.get_run(session, run_id), _now(now)).approved
+    return queries.load(session, queries.get_run(session, run_id), _now(now)).approved
 
 
 def open_items(session: Session, run_id: int, now: datetime | None = None) -> list[OpenItem]:
     """Items not passing at `now`: unanswered, fail, needs_review, or a pass flagged for review."""
-    return views.open_items(views.load(session, views.get_run(session, run_id), _now(now)))
+    return queries.open_items(queries.load(session, queries.get_run(session, run_id), _now(now)))
 
 
-def fact_key(template_key: str) -> str:
-    return template_key.replace("-", "_")
+# ----------------------------------------------------------------------------- evidence added to a run item
 
 
-def gate_facts(session: Session, subject_type: str, subject_id: int, now: datetime | None = None) -> dict[str, Any]:
-    """Per template (key with '-' → '_'): the latest non-cancelled run's state for this subject.
-
-    {"ethical_review": {"status", "approved", "completion_pct", "sections", "open_items", ...}, ...}
-    Every template applying to the subject type appears; one never run has status "not_started".
-    The caller checks permissions (gate:check). Contract: docs/procedures.md.
-    """
-    when = _now(now)
-    facts: dict[str, Any] = {}
-    specs = {t.key: spec_of(t) for t in latest_templates(session)}
-    for shipped in shipped_templates():  # not yet synced into this database
-        specs.setdefault(shipped.key, shipped)
-    for key, spec in sorted(specs.items()):
-        if subject_type in spec.applies_to:
-            facts[fact_key(key)] = {
-                "status": "not_started",
-                "approved": False,
-                "completion_pct": 0.0,
-                "sections": {s.id: 0.0 for s in spec.sections},
-                "open_items": sum(1 for _, i in spec.items() if i.required),
-                "run_id": None,
-                "template_version": None,
-                "exceptions": 0,
-                "expired_evidence": 0,
-            }
-    runs = session.execute(
-        select(ProcedureRun)
-        .where(
-            ProcedureRun.subject_type == subject_type,
-            ProcedureRun.subject_id == subject_id,
-            ProcedureRun.status != "cancelled",
+def _attach(ctx: Ctx, evidence_id: int, run_id: int | None, item_id: str | None) -> None:
+    if run_id is None and item_id is None:
+        return
+    if run_id is None or not item_id:
+        raise ValidationFailed(
+            "give both run_id and item_id to attach the evidence to a run item",
+            errors=[{"loc": ["run_id" if run_id is None else "item_id"], "msg": "required with the other"}],
         )
-        .order_by(ProcedureRun.id.desc())
-    ).scalars()
-    seen: set[str] = set()
-    for run in runs:
-        if run.template_key in seen:
-            continue
-        seen.add(run.template_key)
-        loaded = views.load(session, run, when)
-        comp = rules.completion(loaded.states)
-        facts[fact_key(run.template_key)] = {
-            "status": run.status,
-            "approved": loaded.approved,
-            "completion_pct": comp.pct,
-            "sections": comp.sections,
-            "open_items": len(loaded.blockers),
-            "run_id": run.id,
-            "template_version": run.template_version,
-            "exceptions": sum(1 for a in loaded.assessments if a.excepted),
-            "expired_evidence": sum(len(s.expired_evidence) for s in loaded.states),
-        }
-    return facts
+    link_evidence(ctx, run_id, item_id, evidence_id)
+
+
+def add_file_evidence(
+    ctx: Ctx,
+    stream: BinaryIO,
+    filename: str,
+    *,
+    title: str | None,
+    description: str,
+    expires_at: datetime | None,
+    run_id: int | None = None,
+    item_id: str | None = None,
+) -> Evidence:
+    """Store a file as evidence and, given run_id and item_id, attach it to that run item."""
+    evidence = evidence_service.add_file(
+        ctx, stream, filename, title=title, description=description, expires_at=expires_at
+    )
+    _attach(ctx, evidence.id, run_id, item_id)
+    return evidence
+
+
+def add_link_evidence(ctx: Ctx, data: LinkCreate) -> Evidence:
+    """Store a link as evidence and, given run_id and item_id, attach it to that run item."""
+    evidence = evidence_service.add_link(ctx, data)
+    _attach(ctx, evidence.id, data.run_id, data.item_id)
+    return evidence

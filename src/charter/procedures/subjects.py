@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import select
 
-from charter.errors import NotFound, ValidationFailed
+from charter.kit.errors import NotFound, ValidationFailed
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

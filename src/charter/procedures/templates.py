@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from charter.access.principal import SYSTEM
-from charter.errors import Conflict, NotFound
-from charter.ledger.service import snapshot
-from charter.procedures.loader import content_hash, parse_template, shipped_templates
+from charter.kit.errors import Conflict, NotFound
+from charter.kit.principal import SYSTEM
+from charter.ledger.chain import snapshot
+from charter.procedures.loader import TemplateInvalid, content_hash, parse_template, shipped_templates
 from charter.procedures.models import SopTemplate
-from charter.procedures.schemas import TemplateRead, TemplateSummary
+from charter.procedures.schemas import TemplateRead, TemplateSummary, ValidationReport
 from charter.procedures.template_schema import TemplateSpec, signoff_roles
 
 if TYPE_CHECKING:
@@ -55,7 +55,8 @@ def _existing(session: Session, key: str, version: int) -> SopTemplate | None:
 def sync_shipped(ctx: Ctx) -> list[SopTemplate]:
     """Store every shipped template version the database does not have yet (acting as the system).
 
-    Runs on first use; idempotent and safe when two requests race (a savepoint absorbs the loser).
+    Runs at `charter db upgrade` and server start; idempotent and safe when two processes race (a savepoint
+    absorbs the loser).
     A shipped version that differs from an installed one with the same key and version is skipped
     (the installed one wins) and logged.
     """
@@ -103,7 +104,6 @@ def install_template(ctx: Ctx, text: str, filename: str) -> tuple[SopTemplate, b
     """
     ctx.require("sops:manage")
     spec = parse_template(text, filename)
-    sync_shipped(ctx)
     existing = _existing(ctx.session, spec.key, spec.version)
     if existing is not None:
         if existing.content_sha256 == content_hash(spec):
@@ -131,7 +131,7 @@ def _latest_version(session: Session, key: str) -> int:
 
 
 def get_template(session: Session, key: str, version: int | None = None) -> SopTemplate:
-    """A stored template version (default: the highest). Call sync_shipped first."""
+    """A stored template version (default: the highest)."""
     stmt = select(SopTemplate).where(SopTemplate.key == key)
     stmt = stmt.where(SopTemplate.version == version) if version else stmt.order_by(SopTemplate.version.desc())
     row = session.execute(stmt.limit(1)).scalar_one_or_none()
@@ -204,7 +204,6 @@ def list_templates(
 ) -> list[TemplateSummary]:
     """The latest version of every template, filtered (e.g. kind=runbook, applies_to=incident, severity=high)."""
     ctx.require("sops:read")
-    sync_shipped(ctx)
     versions = _versions(ctx.session)
     out = []
     for row in latest_templates(ctx.session):
@@ -223,6 +222,15 @@ def list_templates(
 
 def read_template(ctx: Ctx, key: str, version: int | None = None) -> TemplateRead:
     ctx.require("sops:read")
-    sync_shipped(ctx)
     row = get_template(ctx.session, key, version)
     return to_read(row, _versions(ctx.session)[key])
+
+
+def validate_template(ctx: Ctx, text: str, filename: str) -> ValidationReport:
+    """Check a template without installing it: valid, or every problem with its place."""
+    ctx.require("sops:read")
+    try:
+        spec = parse_template(text, filename)
+    except TemplateInvalid as exc:
+        return ValidationReport(valid=False, problems=[p.as_dict() for p in exc.problems])
+    return ValidationReport(valid=True, key=spec.key, version=spec.version, items=len(spec.items()))

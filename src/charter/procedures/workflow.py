@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from charter.errors import Conflict, PermissionDenied, ValidationFailed
-from charter.ledger.service import snapshot
-from charter.procedures import notices, rules, views
+from charter.kit.errors import Conflict, PermissionDenied, ValidationFailed
+from charter.ledger.chain import snapshot
+from charter.procedures import notices, queries, rules
 from charter.procedures.models import ProcedureRun, RunItem
 from charter.procedures.service import check_version, item_snap
 from charter.procedures.template_schema import signoff_roles
@@ -30,12 +30,12 @@ ACTIONS = {
 def approve_exception(ctx: Ctx, run_id: int, item_id: str, justification: str, *, version: int) -> RunItem:
     """Governance accepts a failed or needs-review required item, with a justification."""
     ctx.require("reviews:exception")
-    run = views.get_run(ctx.session, run_id, for_update=True)
+    run = queries.get_run(ctx.session, run_id, for_update=True)
     if run.status not in rules.EXCEPTION_STATES:
         raise Conflict(
             f"run {run_id} is '{run.status}': exceptions can be approved only while in_progress or submitted"
         )
-    item = views.load(ctx.session, run, ctx.now()).item(item_id)
+    item = queries.load(ctx.session, run, ctx.now()).item(item_id)
     check_version(f"item '{item_id}' of run {run_id}", version, item.version)
     if not item.required:
         raise Conflict(f"item '{item_id}' is optional: it does not block approval, so it needs no exception")
@@ -96,10 +96,10 @@ def _move(ctx: Ctx, run: ProcedureRun, target: str, version: int, reason: str | 
 def submit_run(ctx: Ctx, run_id: int, *, version: int, reason: str | None = None) -> ProcedureRun:
     """Hand the run over for sign-off. Every required item must have an answer (any answer)."""
     ctx.require("reviews:run")
-    run = views.get_run(ctx.session, run_id, for_update=True)
+    run = queries.get_run(ctx.session, run_id, for_update=True)
     check_version(f"procedure run {run.id}", version, run.version)
     rules.check_transition(run.id, run.status, "submitted")
-    loaded = views.load(ctx.session, run, ctx.now())
+    loaded = queries.load(ctx.session, run, ctx.now())
     unanswered = [i.item_id for i in loaded.items if i.required and i.status == "open"]
     if unanswered:
         raise Conflict(
@@ -122,8 +122,8 @@ def signoff_run(ctx: Ctx, run_id: int, decision: str, *, version: int, reason: s
     ctx.require("reviews:signoff")
     if decision not in ("approve", "reject"):
         raise ValidationFailed("decision must be approve or reject", errors=[{"loc": ["decision"], "msg": "invalid"}])
-    run = views.get_run(ctx.session, run_id, for_update=True)
-    loaded = views.load(ctx.session, run, ctx.now())
+    run = queries.get_run(ctx.session, run_id, for_update=True)
+    loaded = queries.load(ctx.session, run, ctx.now())
     target = "approved" if decision == "approve" else "rejected"
     check_version(f"procedure run {run.id}", version, run.version)
     rules.check_transition(run.id, run.status, target)
@@ -164,11 +164,11 @@ def signoff_run(ctx: Ctx, run_id: int, decision: str, *, version: int, reason: s
 def reopen_run(ctx: Ctx, run_id: int, *, version: int, reason: str | None = None) -> ProcedureRun:
     """Back to in_progress (from submitted or rejected) so items can be re-answered."""
     ctx.require("reviews:run")
-    return _move(ctx, views.get_run(ctx.session, run_id, for_update=True), "in_progress", version, reason)
+    return _move(ctx, queries.get_run(ctx.session, run_id, for_update=True), "in_progress", version, reason)
 
 
 def cancel_run(ctx: Ctx, run_id: int, *, version: int, reason: str | None = None) -> ProcedureRun:
     ctx.require("reviews:run")
     if not (reason or "").strip():
         raise ValidationFailed("reason is required to cancel a run", errors=[{"loc": ["reason"], "msg": "required"}])
-    return _move(ctx, views.get_run(ctx.session, run_id, for_update=True), "cancelled", version, reason)
+    return _move(ctx, queries.get_run(ctx.session, run_id, for_update=True), "cancelled", version, reason)

@@ -5,58 +5,60 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from charter.deps import CtxDep
-from charter.inventory.service import get_system
-from charter.releases import deploy, history, service, verify, views
+from charter.access.deps import CtxDep, PrincipalDep
+from charter.inventory.queries import get_system
+from charter.inventory.rules import DeploymentStage
+from charter.kit.routing import API
+from charter.releases import deploy, gate, history, queries, service, verify
 from charter.releases.schemas import (
     DecisionIn,
     DeploymentRead,
+    GateRead,
     PointerRead,
     PromoteIn,
     ReleaseCreate,
     ReleaseRead,
     ReleaseSummary,
     RollbackIn,
-    Stage,
     StageRequest,
     StagesIn,
     StagesRead,
     VerificationRead,
     WithdrawIn,
 )
-from charter.routing import API
 
 router = APIRouter(prefix=f"{API}/systems/{{key}}", tags=["releases"])
+evaluations_router = APIRouter(prefix=f"{API}/gate-evaluations", tags=["releases"])
+routers = (router, evaluations_router)
 SHA = Annotated[str, Query(min_length=64, max_length=64, description="SHA-256 of the running artifact")]
 
 
 def _read(ctx: CtxDep, key: str, version: int) -> ReleaseRead:
-    system, release = service.get_release(ctx.session, key, version)
-    return views.to_read(ctx.session, system, release)
+    return queries.read_release(ctx, key, version)
 
 
 @router.post("/releases", status_code=201, summary="Submit a release (immutable once submitted)")
 def submit(key: str, body: ReleaseCreate, ctx: CtxDep) -> ReleaseRead:
     system, release = service.submit_release(ctx, key, body)
     ctx.commit()
-    return views.to_read(ctx.session, system, release)
+    return queries.to_read(ctx.session, system, release)
 
 
 @router.get("/releases", summary="List a system's releases with their status per stage")
 def list_releases(key: str, ctx: CtxDep) -> list[ReleaseSummary]:
-    return views.list_releases(ctx, key)
+    return queries.list_releases(ctx, key)
 
 
 @router.get("/releases/{version}", summary="Read one release: artifacts, change record, stages, approvals")
 def read(key: str, version: int, ctx: CtxDep) -> ReleaseRead:
-    return views.read_release(ctx, key, version)
+    return queries.read_release(ctx, key, version)
 
 
 @router.get("/releases/{v1}/diff/{v2}", summary="What changed between two releases")
 def diff(key: str, v1: int, v2: int, ctx: CtxDep) -> dict[str, Any]:
-    return views.diff_releases(ctx, key, v1, v2)
+    return queries.diff_releases(ctx, key, v1, v2)
 
 
 @router.post("/releases/{version}/requests", status_code=201, summary="Request promotion to a stage")
@@ -75,7 +77,7 @@ def decide(key: str, version: int, body: DecisionIn, ctx: CtxDep) -> ReleaseRead
 
 @router.post("/releases/{version}/withdraw", summary="Withdraw a release from a stage")
 def withdraw(key: str, version: int, body: WithdrawIn, ctx: CtxDep) -> ReleaseRead:
-    service.withdraw(ctx, key, version, body)
+    deploy.withdraw(ctx, key, version, body)
     ctx.commit()
     return _read(ctx, key, version)
 
@@ -85,18 +87,16 @@ def withdraw(key: str, version: int, body: WithdrawIn, ctx: CtxDep) -> ReleaseRe
     summary="Deploy a release to a stage; the gate is evaluated now and a failure is a 409 naming the rules",
 )
 def promote(key: str, version: int, body: PromoteIn, ctx: CtxDep) -> dict[str, Any]:
-    from charter.policy.gate import to_read as gate_read
-
     try:
         move, evaluation = deploy.promote(ctx, key, version, body)
     except deploy.GateRefused:
         ctx.commit()  # the refused evaluation is evidence too
         raise
     ctx.commit()
-    system, _release = service.get_release(ctx.session, key, version)
+    system = get_system(ctx.session, key)
     return {
         "deployment": history.to_deployment_read(ctx.session, system, [move])[0].model_dump(mode="json"),
-        "gate": gate_read(evaluation, key, version).model_dump(mode="json"),
+        "gate": gate.to_read(evaluation, key, version).model_dump(mode="json"),
     }
 
 
@@ -110,7 +110,7 @@ def rollback(key: str, body: RollbackIn, ctx: CtxDep) -> DeploymentRead:
 
 @router.get("/deployments", summary="What is deployed at each stage now, and possible shadow deployments")
 def deployments(key: str, ctx: CtxDep) -> dict[str, Any]:
-    stages = views.read_stages(ctx, key)
+    stages = queries.read_stages(ctx, key)
     flagged = verify.verifications(ctx, key, flagged=True, limit=20)
     return {
         "system": key,
@@ -121,12 +121,12 @@ def deployments(key: str, ctx: CtxDep) -> dict[str, Any]:
 
 
 @router.get("/deployments/history", summary="Every pointer move: who, when, from, to, why")
-def deployment_history(key: str, ctx: CtxDep, stage: Stage | None = None) -> list[DeploymentRead]:
+def deployment_history(key: str, ctx: CtxDep, stage: DeploymentStage | None = None) -> list[DeploymentRead]:
     return history.history(ctx, key, stage)
 
 
 @router.get("/deployments/at", summary="What was deployed at a stage at time T")
-def deployed_at(key: str, stage: Stage, at: datetime, ctx: CtxDep) -> PointerRead:
+def deployed_at(key: str, stage: DeploymentStage, at: datetime, ctx: CtxDep) -> PointerRead:
     return history.deployed_at(ctx, key, stage, at)
 
 
@@ -134,7 +134,7 @@ def deployed_at(key: str, stage: Stage, at: datetime, ctx: CtxDep) -> PointerRea
     "/deployments/verify",
     summary="Does this artifact belong to the release deployed at the stage? (recorded; failures are flagged)",
 )
-def verify_deployment(key: str, stage: Stage, sha256: SHA, ctx: CtxDep) -> VerificationRead:
+def verify_deployment(key: str, stage: DeploymentStage, sha256: SHA, ctx: CtxDep) -> VerificationRead:
     result = verify.verify(ctx, key, stage, sha256)
     ctx.commit()
     return result
@@ -152,7 +152,7 @@ def verifications(
 
 @router.get("/release-stages", summary="The release stages this system goes through")
 def read_stages(key: str, ctx: CtxDep) -> StagesRead:
-    return views.read_stages(ctx, key)
+    return queries.read_stages(ctx, key)
 
 
 @router.put("/release-stages", summary="Choose the release stages this system goes through")
@@ -160,3 +160,38 @@ def set_stages(key: str, body: StagesIn, ctx: CtxDep) -> StagesRead:
     result = service.set_stages(ctx, key, body)
     ctx.commit()
     return result
+
+
+@router.post(
+    "/releases/{version}/gate",
+    summary="Evaluate the gate of a stage for a release (stored as evidence); 200 with passed true or false",
+)
+async def check_gate(
+    key: str,
+    version: int,
+    stage: DeploymentStage,
+    request: Request,
+    principal: PrincipalDep,
+    include_facts: bool = False,
+) -> GateRead:
+    state = request.app.state
+    return await gate.check(
+        gate.GateService(state.session_factory, state.clock, state.settings),
+        principal,
+        key,
+        version,
+        stage,
+        head=getattr(request.state, "ledger_head", None),  # read when the token was authenticated
+        request_id=getattr(request.state, "request_id", None),
+        include_facts=include_facts,
+    )
+
+
+@router.get("/releases/{version}/gate-evaluations", summary="Stored gate evaluations of a release")
+def list_evaluations(key: str, version: int, ctx: CtxDep, stage: DeploymentStage | None = None) -> list[GateRead]:
+    return queries.list_evaluations(ctx, key, version, stage)
+
+
+@evaluations_router.get("/{evaluation_id}", summary="One stored gate evaluation, with the facts it saw")
+def read_evaluation(evaluation_id: int, ctx: CtxDep) -> GateRead:
+    return queries.read_evaluation(ctx, evaluation_id)

@@ -6,9 +6,10 @@ from typing import Any
 
 import typer
 
-from charter.cli.common import JsonOpt, client, fail, handle_errors, output, print_json
+from charter.kit.cli import JsonOpt, client, fail, handle_errors, output, print_json
 
 app = typer.Typer(help="Releases: submit, approve, promote through stages, roll back, diff.", no_args_is_help=True)
+gate_app = typer.Typer(help="Deployment gates: evaluate a stage's policies for a release.", no_args_is_help=True)
 deploy_app = typer.Typer(help="Deployments: verify a running artifact, list shadow suspicions.", no_args_is_help=True)
 app.add_typer(deploy_app, name="deploy")
 SUMMARY = ("version", "change_type", "summary", "requested_by", "submitted_at", "statuses")
@@ -346,3 +347,33 @@ def verifications(system: str, flagged: bool = typer.Option(False, "--flagged"),
     with client() as c:
         rows = c.get(f"/api/v1/systems/{system}/deployments/verifications", flagged=True if flagged else None)
     output(rows, ("id", "at", "stage", "result", "deployed_version", "artifact_versions", "caller"), as_json)
+
+
+@gate_app.command("check")
+def check(
+    system: str = typer.Argument(..., help="system key"),
+    version: int = typer.Argument(..., help="release version"),
+    stage: str = typer.Option(..., help="target stage: sandbox, pilot or production"),
+    as_json: bool = JsonOpt,
+    show_facts: bool = typer.Option(False, "--facts", help="include the facts document"),
+) -> None:
+    """Evaluate the gate. Exit 0 when it passes, 1 when it does not, 2 on usage or connection errors."""
+    from charter.client import ClientError
+
+    try:
+        with client() as c:
+            data = c.post(
+                f"/api/v1/systems/{system}/releases/{version}/gate?stage={stage}"
+                + ("&include_facts=true" if show_facts else "")
+            )
+    except ClientError as exc:
+        raise fail(f"{exc.detail}" + (f" [{exc.status}]" if exc.status else ""), 2) from None
+    if as_json:
+        print_json(data)
+    else:
+        from charter.policy.cli import print_gate
+
+        print_gate(data)
+        if show_facts:
+            print_json(data["facts"])
+    raise typer.Exit(0 if data["passed"] else 1)

@@ -1,4 +1,4 @@
-"""Deployment pointer moves: promote (behind the gate), rollback, withdraw; history; verification.
+"""Deployment pointer moves: promote (behind the gate), rollback, withdraw.
 
 Exactly one release is deployed per (system, stage) at any time:
 - every move first takes the (system, stage) row of `deployment_pointers` under lock (PostgreSQL:
@@ -12,36 +12,25 @@ Exactly one release is deployed per (system, stage) at any time:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
-from charter.errors import CharterError, Conflict
-from charter.inventory.service import get_system
-from charter.ledger.service import snapshot
-from charter.releases.models import (
-    Deployment,
-    DeploymentPointer,
-    Release,
-    ReleaseStage,
-)
+from charter.context import Ctx
+from charter.inventory.models import AISystem
+from charter.inventory.queries import get_system
+from charter.kit.errors import CharterError, Conflict
+from charter.ledger.chain import snapshot
+from charter.procedures.service import start_run
+from charter.releases.gate import run_gate
+from charter.releases.models import Deployment, DeploymentPointer, GateEvaluation, Release, ReleaseStage
 from charter.releases.rules import PROMOTABLE_STATUSES, ROLLBACK_TARGET_STATUSES
-from charter.releases.schemas import DeploymentRead, PromoteIn, RollbackIn
-from charter.releases.service import (
-    get_release,
-    new_stage_row,
-    require_stage_allowed,
-    set_status,
-    stage_row,
-    verify_content,
-)
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from charter.context import Ctx
-    from charter.inventory.models import AISystem
-    from charter.policy.models import GateEvaluation
+from charter.releases.schemas import PromoteIn, RollbackIn, WithdrawIn
+from charter.releases.service import new_stage_row, set_status
+from charter.releases.store import get_release, require_stage_allowed, stage_row, verify_content
 
 LIFECYCLE_ORDER = {"proposed": 0, "sandbox": 1, "pilot": 2, "production": 3}
 
@@ -67,8 +56,6 @@ class GateRefused(Conflict):
 def lock_pointer(session: Session, system_id: int, stage: str, now: datetime) -> DeploymentPointer:
     """Create the (system, stage) pointer if missing and return it locked for this transaction."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
         session.execute(
             pg_insert(DeploymentPointer)
             .values(system_id=system_id, stage=stage, release_id=None, moves=0, updated_at=now)
@@ -76,8 +63,6 @@ def lock_pointer(session: Session, system_id: int, stage: str, now: datetime) ->
         )
         stmt = select(DeploymentPointer).with_for_update()
     else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
         session.execute(
             sqlite_insert(DeploymentPointer)
             .values(system_id=system_id, stage=stage, release_id=None, moves=0, updated_at=now)
@@ -171,8 +156,6 @@ def promote(ctx: Ctx, system_key: str, version: int, data: PromoteIn) -> tuple[D
     """Deploy a release to a stage if the gate passes *now*; otherwise GateRefused (409) with the failing
     rules. The evaluation is stored either way (the API commits it before answering 409)."""
     ctx.require("releases:deploy")
-    from charter.policy.gate import run_gate
-
     system, release = get_release(ctx.session, system_key, version)
     require_stage_allowed(ctx.session, system, data.stage)
     if system.stage == "retired":
@@ -216,10 +199,6 @@ def _last_deployed_before(ctx: Ctx, system: AISystem, stage: str, current_id: in
 def _runbook(ctx: Ctx, system: AISystem, target: Release, data: RollbackIn) -> dict[str, Any]:
     """Start the 'rollback' runbook (procedures module). A rollback never waits on it: a failure to start
     is recorded, not raised."""
-    try:
-        from charter.procedures.service import start_run
-    except ImportError as exc:
-        return {"started": False, "error": f"the procedures module is not available ({exc})"}
     try:
         with ctx.session.begin_nested():
             run = start_run(ctx, "rollback", "release", target.id)
@@ -292,8 +271,15 @@ def withdraw_deployed(ctx: Ctx, system: AISystem, release: Release, row: Release
     return _move(ctx, system, pointer, None, "withdraw", "withdrawn", reason)
 
 
-def history(ctx: Ctx, system_key: str, stage: str | None = None) -> list[DeploymentRead]:
-    """Every pointer move of a system, oldest first (charter.releases.history)."""
-    from charter.releases import history as moves
-
-    return moves.history(ctx, system_key, stage)
+def withdraw(ctx: Ctx, system_key: str, version: int, data: WithdrawIn) -> ReleaseStage:
+    """Take a release back from a stage. A deployed release leaves the stage empty (releases:deploy)."""
+    ctx.require("releases:request")
+    system, release = get_release(ctx.session, system_key, version)
+    row = stage_row(ctx.session, release.id, data.stage)
+    if row is None:
+        raise Conflict(f"release {version} was never requested for {data.stage}; there is nothing to withdraw")
+    if row.status == "deployed":
+        withdraw_deployed(ctx, system, release, row, data.reason)
+        return row
+    set_status(ctx, system, release, row, "withdrawn", data.reason)
+    return row

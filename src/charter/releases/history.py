@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from charter.errors import ValidationFailed
-from charter.inventory.service import get_system
+from charter.inventory.queries import get_system
+from charter.inventory.rules import DEPLOYMENT_STAGES
+from charter.kit.errors import ValidationFailed
 from charter.releases.models import Deployment, DeploymentPointer, Release
-from charter.releases.rules import STAGES
 from charter.releases.schemas import DeploymentRead, PointerRead
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def current_pointers(session: Session, system: AISystem) -> list[PointerRead]:
     }
     versions = versions_of(session, {p.release_id for p in rows.values()})
     out = []
-    for stage in STAGES:
+    for stage in DEPLOYMENT_STAGES:
         p = rows.get(stage)
         if p is None:
             continue
@@ -92,8 +92,8 @@ def deployed_at(ctx: Ctx, system_key: str, stage: str, at: datetime) -> PointerR
     """What was deployed at `stage` at time `at` (the last pointer move at or before it)."""
     ctx.require("releases:read")
     system = get_system(ctx.session, system_key)
-    if stage not in STAGES:
-        raise ValidationFailed(f"unknown stage '{stage}'; stages: {', '.join(STAGES)}")
+    if stage not in DEPLOYMENT_STAGES:
+        raise ValidationFailed(f"unknown stage '{stage}'; stages: {', '.join(DEPLOYMENT_STAGES)}")
     move = ctx.session.execute(
         select(Deployment)
         .where(Deployment.system_id == system.id, Deployment.stage == stage, Deployment.at <= at)

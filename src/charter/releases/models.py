@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from charter.db import Base, Versioned
+from charter.kit.db import Base, Versioned
 
 
 class Release(Base):
@@ -156,6 +156,26 @@ class ReleaseStageConfig(Versioned, Base):
     updated_by: Mapped[str] = mapped_column(String(200))
 
 
+class GateEvaluation(Base):
+    """Evidence: the policies (name + version) a gate used, the facts it saw and each rule's result."""
+
+    __tablename__ = "gate_evaluations"
+    __table_args__ = (Index("ix_gate_evaluations_release_stage", "release_id", "stage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    system_id: Mapped[int] = mapped_column(ForeignKey("ai_systems.id"))
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"))
+    stage: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20))  # check | promotion
+    policies: Mapped[Any] = mapped_column(JSON)
+    facts: Mapped[Any] = mapped_column(JSON)
+    results: Mapped[Any] = mapped_column(JSON)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    digest: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(200))
+    evaluated_at: Mapped[datetime]
+
+
 def _refuse_update(_mapper: Any, _connection: Any, target: Any) -> None:
     raise RuntimeError(f"{type(target).__name__} is immutable: a new change is a new release")
 
@@ -165,3 +185,4 @@ event.listen(ReleaseArtifact, "before_update", _refuse_update)
 event.listen(ReleaseApproval, "before_update", _refuse_update)
 event.listen(Deployment, "before_update", _refuse_update)
 event.listen(DeploymentVerification, "before_update", _refuse_update)
+event.listen(GateEvaluation, "before_update", _refuse_update)

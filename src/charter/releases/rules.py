@@ -10,9 +10,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from charter.errors import IllegalTransition, ValidationFailed
+from charter.inventory.rules import DEPLOYMENT_STAGES
+from charter.kit.errors import IllegalTransition, ValidationFailed
 
-STAGES: Final = ("sandbox", "pilot", "production")
 ARTIFACT_KINDS: Final = ("model", "prompt", "dataset", "config", "code")
 CHANGE_TYPES: Final = ("new_model", "retrain", "prompt_change", "config_change", "data_change")
 DEPLOYMENT_KINDS: Final = ("promote", "rollback", "emergency", "withdraw")
@@ -50,10 +50,10 @@ def check_transition(entity: str, current: str, target: str) -> None:
 def ordered_stages(stages: Iterable[str]) -> list[str]:
     """Validate a system's allowed stages and return them in lifecycle order."""
     given = list(stages)
-    unknown = [s for s in given if s not in STAGES]
+    unknown = [s for s in given if s not in DEPLOYMENT_STAGES]
     if unknown:
         raise ValidationFailed(
-            f"unknown stage(s) {', '.join(unknown)}; allowed: {', '.join(STAGES)}",
+            f"unknown stage(s) {', '.join(unknown)}; allowed: {', '.join(DEPLOYMENT_STAGES)}",
             errors=[{"loc": ["stages"], "msg": f"unknown stage {s!r}"} for s in unknown],
         )
     if len(set(given)) != len(given):
@@ -62,12 +62,12 @@ def ordered_stages(stages: Iterable[str]) -> list[str]:
         raise ValidationFailed(
             "a system needs at least one release stage", errors=[{"loc": ["stages"], "msg": "empty"}]
         )
-    return [s for s in STAGES if s in given]
+    return [s for s in DEPLOYMENT_STAGES if s in given]
 
 
 def previous_stage(allowed: Sequence[str], stage: str) -> str:
     """The stage a release passes before `stage` in a system's ordered stages ('' for the first)."""
-    ordered = [s for s in STAGES if s in allowed]
+    ordered = [s for s in DEPLOYMENT_STAGES if s in allowed]
     if stage not in ordered:
         return ""
     i = ordered.index(stage)

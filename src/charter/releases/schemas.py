@@ -5,7 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Stage = Literal["sandbox", "pilot", "production"]
+from charter.inventory.rules import DeploymentStage
+
 ArtifactKind = Literal["model", "prompt", "dataset", "config", "code"]
 ChangeType = Literal["new_model", "retrain", "prompt_change", "config_change", "data_change"]
 SHA256 = r"^[0-9a-fA-F]{64}$"
@@ -57,12 +58,12 @@ class ReleaseCreate(_In):
 
 
 class StageRequest(_In):
-    stage: Stage
+    stage: DeploymentStage
     reason: str | None = Field(default=None, max_length=2_000)
 
 
 class DecisionIn(_In):
-    stage: Stage
+    stage: DeploymentStage
     decision: Literal["approve", "reject"]
     comment: str = Field(default="", max_length=5_000)
 
@@ -74,17 +75,17 @@ class DecisionIn(_In):
 
 
 class WithdrawIn(_In):
-    stage: Stage
+    stage: DeploymentStage
     reason: str = Field(min_length=3, max_length=2_000)
 
 
 class PromoteIn(_In):
-    stage: Stage
+    stage: DeploymentStage
     reason: str | None = Field(default=None, max_length=2_000)
 
 
 class RollbackIn(_In):
-    stage: Stage
+    stage: DeploymentStage
     to_version: int | None = Field(default=None, ge=1, description="default: the release deployed before this one")
     reason: str = Field(min_length=3, max_length=2_000)
     incident: str | None = Field(default=None, max_length=64, description="the incident key this rollback answers")
@@ -92,7 +93,7 @@ class RollbackIn(_In):
 
 
 class StagesIn(_In):
-    stages: list[Stage] = Field(min_length=1, max_length=3)
+    stages: list[DeploymentStage] = Field(min_length=1, max_length=3)
     version: int | None = Field(default=None, description="the version you read (omit when none is set yet)")
     reason: str | None = Field(default=None, max_length=2_000)
 
@@ -196,3 +197,30 @@ class StagesRead(BaseModel):
     configured: bool
     version: int | None
     pointers: list[PointerRead] = Field(default_factory=list)
+
+
+class RuleResult(BaseModel):
+    policy: str
+    policy_version: int
+    rule: str
+    kind: str
+    description: str
+    passed: bool
+    reason: str = Field(description="why it failed (the rule's message, or the evaluation error); '' on pass")
+    error: str | None = None
+
+
+class GateRead(BaseModel):
+    id: int
+    system: str
+    release_version: int
+    stage: str
+    purpose: str
+    passed: bool
+    policies: list[dict[str, Any]]
+    results: list[RuleResult]
+    failed: list[str]
+    evaluated_at: datetime
+    actor: str
+    digest: str
+    facts: dict[str, Any] | None = None

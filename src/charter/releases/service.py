@@ -5,18 +5,18 @@ Promotion, rollback, history and verification are in charter.releases.deploy.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from sqlalchemy import func, select
 
-from charter.access.principal import require_distinct
-from charter.errors import Conflict, NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from charter.context import Ctx
 from charter.inventory.models import AISystem
-from charter.inventory.service import get_system
-from charter.ledger.service import snapshot
+from charter.inventory.queries import get_system
+from charter.kit.errors import Conflict, PermissionDenied, StaleVersion
+from charter.kit.principal import require_distinct
+from charter.ledger.chain import snapshot
 from charter.releases import notices
-from charter.releases.facts import allowed_stages
+from charter.releases.gate import approval_rules_pass
 from charter.releases.models import Release, ReleaseApproval, ReleaseArtifact, ReleaseStage, ReleaseStageConfig
+from charter.releases.queries import read_stages
 from charter.releases.rules import (
     DECIDABLE_STATUSES,
     check_transition,
@@ -26,81 +26,11 @@ from charter.releases.rules import (
 from charter.releases.schemas import (
     DecisionIn,
     ReleaseCreate,
-    ReleaseRead,
-    ReleaseSummary,
     StageRequest,
     StagesIn,
     StagesRead,
-    WithdrawIn,
 )
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from charter.context import Ctx
-
-
-def release_ref(system: AISystem, release: Release) -> str:
-    return f"{system.key}@{release.version}"
-
-
-def get_release(session: Session, system_key: str, version: int) -> tuple[AISystem, Release]:
-    system = get_system(session, system_key)
-    release = session.execute(
-        select(Release).where(Release.system_id == system.id, Release.version == version)
-    ).scalar_one_or_none()
-    if release is None:
-        latest = session.execute(select(func.max(Release.version)).where(Release.system_id == system.id)).scalar()
-        hint = f"its releases are 1..{latest}" if latest else "it has no releases yet"
-        raise NotFound(f"system '{system_key}' has no release {version}; {hint}", entity="release")
-    return system, release
-
-
-def artifacts_of(session: Session, release_id: int) -> list[ReleaseArtifact]:
-    stmt = select(ReleaseArtifact).where(ReleaseArtifact.release_id == release_id)
-    return list(session.execute(stmt.order_by(ReleaseArtifact.kind, ReleaseArtifact.name)).scalars())
-
-
-def artifact_dicts(rows: list[ReleaseArtifact]) -> list[dict[str, str]]:
-    return [{"kind": a.kind, "name": a.name, "uri": a.uri, "sha256": a.sha256} for a in rows]
-
-
-def change_of(release: Release) -> dict[str, Any]:
-    return {
-        "summary": release.change_summary,
-        "type": release.change_type,
-        "expected_impact": release.expected_impact,
-        "risk_keys": list(release.risk_keys or []),
-    }
-
-
-def verify_content(session: Session, release: Release) -> None:
-    """Refuse to act on a release whose stored content no longer matches its hash (edited behind our back)."""
-    actual = content_hash(artifact_dicts(artifacts_of(session, release.id)), change_of(release))
-    if actual != release.content_hash:
-        raise Conflict(
-            f"release {release.version}'s artifacts or change record no longer match its content hash: the stored "
-            "release was altered outside Charter; do not deploy it, submit a new release",
-            rule="content-hash",
-        )
-
-
-def require_stage_allowed(session: Session, system: AISystem, stage: str) -> list[str]:
-    stages = allowed_stages(session, system.id)
-    if stage not in stages:
-        raise ValidationFailed(
-            f"system '{system.key}' does not use the stage '{stage}'; its release stages are: {', '.join(stages)}",
-            errors=[{"loc": ["stage"], "msg": f"allowed: {', '.join(stages)}"}],
-        )
-    return stages
-
-
-def stage_row(session: Session, release_id: int, stage: str, *, fresh: bool = False) -> ReleaseStage | None:
-    """The status row of a release at a stage; fresh=True re-reads it (after taking the pointer lock)."""
-    stmt = select(ReleaseStage).where(ReleaseStage.release_id == release_id, ReleaseStage.stage == stage)
-    if fresh:
-        stmt = stmt.execution_options(populate_existing=True)
-    return session.execute(stmt).scalar_one_or_none()
+from charter.releases.store import get_release, release_ref, require_stage_allowed, stage_row, verify_content
 
 
 def set_status(
@@ -266,29 +196,10 @@ def decide(ctx: Ctx, system_key: str, version: int, data: DecisionIn) -> tuple[R
     )
     if data.decision == "reject":
         set_status(ctx, system, release, row, "rejected", data.comment)
-    elif row.status == "pending_approval":
-        from charter.policy.gate import approval_rules_pass
-
-        if approval_rules_pass(ctx, system, release, data.stage):
-            set_status(ctx, system, release, row, "approved", "the stage's approval rules pass")
+    elif row.status == "pending_approval" and approval_rules_pass(ctx, system, release, data.stage):
+        set_status(ctx, system, release, row, "approved", "the stage's approval rules pass")
     notices.approval_decided(ctx, system, release, decision, row.status)
     return decision, row
-
-
-def withdraw(ctx: Ctx, system_key: str, version: int, data: WithdrawIn) -> ReleaseStage:
-    """Take a release back from a stage. A deployed release leaves the stage empty (releases:deploy)."""
-    ctx.require("releases:request")
-    system, release = get_release(ctx.session, system_key, version)
-    row = stage_row(ctx.session, release.id, data.stage)
-    if row is None:
-        raise Conflict(f"release {version} was never requested for {data.stage}; there is nothing to withdraw")
-    if row.status == "deployed":
-        from charter.releases.deploy import withdraw_deployed
-
-        withdraw_deployed(ctx, system, release, row, data.reason)
-        return row
-    set_status(ctx, system, release, row, "withdrawn", data.reason)
-    return row
 
 
 # ----------------------------------------------------------------------------- stage settings
@@ -317,27 +228,4 @@ def set_stages(ctx: Ctx, system_key: str, data: StagesIn) -> StagesRead:
         config.version += 1
     ctx.session.flush()
     ctx.record("release.stages.set", "system", system.key, before=before, after=snapshot(config), reason=data.reason)
-    from charter.releases.views import read_stages
-
     return read_stages(ctx, system_key)
-
-
-# ----------------------------------------------------------------------------- reads (implemented in views)
-
-
-def read_release(ctx: Ctx, system_key: str, version: int) -> ReleaseRead:
-    from charter.releases import views
-
-    return views.read_release(ctx, system_key, version)
-
-
-def list_releases(ctx: Ctx, system_key: str) -> list[ReleaseSummary]:
-    from charter.releases import views
-
-    return views.list_releases(ctx, system_key)
-
-
-def read_stages(ctx: Ctx, system_key: str) -> StagesRead:
-    from charter.releases import views
-
-    return views.read_stages(ctx, system_key)

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from charter.errors import ValidationFailed
-from charter.inventory.service import get_system
+from charter.inventory.queries import get_system
+from charter.inventory.rules import DEPLOYMENT_STAGES
+from charter.kit.errors import ValidationFailed
 from charter.releases.history import versions_of
 from charter.releases.models import DeploymentPointer, DeploymentVerification, Release, ReleaseArtifact
-from charter.releases.rules import STAGES, verification_result
+from charter.releases.rules import verification_result
 from charter.releases.schemas import VerificationRead
 
 if TYPE_CHECKING:
@@ -36,8 +37,8 @@ def verify(ctx: Ctx, system_key: str, stage: str, sha256: str) -> VerificationRe
         raise ValidationFailed(
             "sha256 must be 64 hexadecimal characters", errors=[{"loc": ["sha256"], "msg": "not a SHA-256"}]
         )
-    if stage not in STAGES:
-        raise ValidationFailed(f"unknown stage '{stage}'; stages: {', '.join(STAGES)}")
+    if stage not in DEPLOYMENT_STAGES:
+        raise ValidationFailed(f"unknown stage '{stage}'; stages: {', '.join(DEPLOYMENT_STAGES)}")
     system = get_system(ctx.session, system_key)
     pointer = ctx.session.get(DeploymentPointer, (system.id, stage))
     deployed_id = pointer.release_id if pointer is not None else None

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from charter.deps import CtxDep
-from charter.inventory.service import get_system
-from charter.pagination import Page
-from charter.risk import csvio, matrices, mitigations, service, views
+from charter.access.deps import CtxDep
+from charter.inventory.queries import get_system
+from charter.kit.pagination import Page
+from charter.kit.routing import API, add_routes
+from charter.risk import csvio, matrices, mitigations, queries, service
 from charter.risk.content import validate_shipped
 from charter.risk.schemas import (
     Accept,
@@ -31,7 +32,6 @@ from charter.risk.schemas import (
     Status,
     Transition,
 )
-from charter.routing import API, add_routes
 
 # Shipped matrices and categories are validated when the app is built: a broken file stops start-up
 # with file:line: field.
@@ -54,13 +54,13 @@ def _filter(
         bool | None, Query(description="open: identified, assessed, treating, or acceptance expired")
     ] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
-) -> views.RiskFilter:
-    return views.RiskFilter(
+) -> queries.RiskFilter:
+    return queries.RiskFilter(
         system=system, category=category, level=level, status=status, owner=owner, overdue=overdue, open=open, q=q
     )
 
 
-FilterDep = Annotated[views.RiskFilter, Depends(_filter)]
+FilterDep = Annotated[queries.RiskFilter, Depends(_filter)]
 
 
 async def _raw_body(request: Request) -> bytes:
@@ -75,7 +75,7 @@ def list_risks(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> Page[RiskRead]:
-    items, next_cursor = views.list_risks(ctx, flt, sort=sort, limit=limit, cursor=cursor)
+    items, next_cursor = queries.list_risks(ctx, flt, sort=sort, limit=limit, cursor=cursor)
     return Page[RiskRead](items=items, next_cursor=next_cursor)
 
 
@@ -83,17 +83,17 @@ def list_risks(
 def create_risk(body: RiskCreate, ctx: CtxDep) -> RiskRead:
     risk = service.create_risk(ctx, body)
     ctx.commit()
-    return views.read_one(ctx.session, risk, ctx.now())
+    return queries.read_one(ctx.session, risk, ctx.now())
 
 
 @risks.get("/heatmap", summary="Counts per likelihood x impact cell, inherent vs residual")
 def heatmap(ctx: CtxDep, system: str | None = None, include_closed: bool = False) -> dict[str, Any]:
-    return views.heatmap(ctx, system, include_closed)
+    return queries.heatmap(ctx, system, include_closed)
 
 
 @risks.get("/report", response_class=PlainTextResponse, summary="The seed 002 text report, by score")
 def report(ctx: CtxDep, system: str | None = None, include_closed: bool = False) -> str:
-    return views.report(ctx, system, include_closed)
+    return queries.report(ctx, system, include_closed)
 
 
 @risks.get("/export.csv", summary="The register as CSV (same filters as the list)")
@@ -117,7 +117,7 @@ def import_csv(ctx: CtxDep, content: Annotated[bytes, Depends(_raw_body)], dry_r
 @risks.get("/facts", summary="The risk facts deployment gates evaluate for one system")
 def facts(ctx: CtxDep, system: str) -> dict[str, Any]:
     ctx.require("risks:read")
-    return service.gate_facts(ctx.session, get_system(ctx.session, system).id, ctx.now())
+    return queries.gate_facts(ctx.session, get_system(ctx.session, system).id, ctx.now())
 
 
 @risks.post("/expire-acceptances", summary="Sweep: lapsed acceptances go back to 'assessed'")
@@ -129,35 +129,35 @@ def expire_acceptances(ctx: CtxDep) -> dict[str, list[str]]:
 
 @risks.get("/{key}", summary="One risk with its mitigations and assessment history")
 def read_risk(key: str, ctx: CtxDep) -> RiskDetail:
-    return views.read_detail(ctx, key)
+    return queries.read_detail(ctx, key)
 
 
 @risks.patch("/{key}", summary="Change a risk's title, description, category, owner or next review")
 def update_risk(key: str, body: RiskUpdate, ctx: CtxDep) -> RiskRead:
     risk = service.update_risk(ctx, key, body)
     ctx.commit()
-    return views.read_one(ctx.session, risk, ctx.now())
+    return queries.read_one(ctx.session, risk, ctx.now())
 
 
 @risks.post("/{key}/assess", summary="Score the inherent and/or residual risk")
 def assess(key: str, body: Assess, ctx: CtxDep) -> RiskRead:
     risk = service.assess_risk(ctx, key, body)
     ctx.commit()
-    return views.read_one(ctx.session, risk, ctx.now())
+    return queries.read_one(ctx.session, risk, ctx.now())
 
 
 @risks.post("/{key}/transitions", summary="Move a risk to another status (reopen: to 'assessed' with a reason)")
 def transition(key: str, body: Transition, ctx: CtxDep) -> RiskRead:
     risk = service.transition_risk(ctx, key, body)
     ctx.commit()
-    return views.read_one(ctx.session, risk, ctx.now())
+    return queries.read_one(ctx.session, risk, ctx.now())
 
 
 @risks.post("/{key}/accept", summary="Accept the residual risk (governance; not the risk owner)")
 def accept(key: str, body: Accept, ctx: CtxDep) -> RiskRead:
     risk = service.accept_risk(ctx, key, body)
     ctx.commit()
-    return views.read_one(ctx.session, risk, ctx.now())
+    return queries.read_one(ctx.session, risk, ctx.now())
 
 
 @risks.post("/{key}/mitigations", status_code=201, summary="Add a mitigation")
@@ -175,7 +175,7 @@ def update_mitigation(key: str, number: int, body: MitigationUpdate, ctx: CtxDep
 
 
 def _mitigation(ctx: CtxDep, key: str, number: int) -> MitigationRead:
-    detail = views.read_detail(ctx, key)
+    detail = queries.read_detail(ctx, key)
     return next(m for m in detail.mitigations if m.number == number)
 
 

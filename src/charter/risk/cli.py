@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from charter.cli.common import JsonOpt, client, fail, handle_errors, output, print_json
+from charter.kit.cli import JsonOpt, client, fail, handle_errors, output, print_json
 from charter.risk.cli_matrix import category_app, matrix_app
 
 app = typer.Typer(

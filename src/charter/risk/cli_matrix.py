@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from charter.cli.common import JsonOpt, client, handle_errors, output, print_json
+from charter.kit.cli import JsonOpt, client, handle_errors, output, print_json
 
 matrix_app = typer.Typer(help="Risk matrices (scales, level bands, review cadence).", no_args_is_help=True)
 category_app = typer.Typer(help="Risk categories.", no_args_is_help=True)

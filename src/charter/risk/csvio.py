@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import ValidationError
 
-from charter.errors import CharterError, ValidationFailed
+from charter.kit.errors import CharterError, ValidationFailed
 from charter.risk.matrices import categories, resolve_category
+from charter.risk.queries import Lookup, RiskFilter, filtered, to_read
 from charter.risk.schemas import ImportResult, MatrixRef, RiskCreate
 from charter.risk.scoring import score_request
 from charter.risk.service import check_title_free, create_risk, user_id
-from charter.risk.views import Lookup, RiskFilter, filtered, to_read
 
 if TYPE_CHECKING:
     from charter.context import Ctx
@@ -173,7 +173,7 @@ class _RowChecker:
             return None
 
     def _semantic(self, row: int, data: RiskCreate) -> None:
-        from charter.inventory.service import get_system
+        from charter.inventory.queries import get_system
 
         system = self._attempt(row, "system", get_system, self.session, data.system)
         self._attempt(row, "category", resolve_category, self.session, data.category, self.categories)

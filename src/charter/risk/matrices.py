@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from charter.errors import Conflict, NotFound, ValidationFailed
-from charter.ledger.service import snapshot
+from charter.kit.errors import Conflict, NotFound, ValidationFailed
+from charter.ledger.chain import snapshot
 from charter.risk.content import parse_matrix, shipped_categories, shipped_default, shipped_matrices
 from charter.risk.matrix import MatrixSpec
 from charter.risk.models import RiskCategory, RiskMatrix

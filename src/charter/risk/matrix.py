@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from charter.errors import ValidationFailed
+from charter.kit.errors import ValidationFailed
 
 LEVEL_ORDER: Final = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 NAME_PATTERN: Final = r"^[a-z0-9][a-z0-9._-]{1,62}[a-z0-9]$"

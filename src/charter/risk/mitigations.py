@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from charter.errors import Conflict, NotFound, StaleVersion
-from charter.ledger.service import snapshot
+from charter.kit.errors import Conflict, NotFound, StaleVersion
+from charter.ledger.chain import snapshot
 from charter.risk import rules
 from charter.risk.models import Risk, RiskMitigation
 from charter.risk.schemas import MitigationCreate, MitigationUpdate

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from charter.db import Base, Versioned
+from charter.kit.db import Base, Versioned
 
 
 class RiskMatrix(Base):

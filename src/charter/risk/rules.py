@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from charter.errors import Conflict, IllegalTransition, ValidationFailed
+from charter.kit.errors import Conflict, IllegalTransition, ValidationFailed
 from charter.risk.matrix import LEVEL_ORDER, MatrixSpec
 
 STATUSES: Final = ("identified", "assessed", "treating", "accepted", "mitigated", "closed")

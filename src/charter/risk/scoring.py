@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from charter.errors import ValidationFailed
+from charter.kit.errors import ValidationFailed
 from charter.risk import rules
 from charter.risk.matrices import ensure_installed, get_matrix, matrix_for
 from charter.risk.matrix import MatrixSpec, Scored

@@ -5,22 +5,21 @@ Each use case declares its permission, changes state, appends to the ledger; nev
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from charter.access.models import User
-from charter.access.principal import require_distinct
-from charter.clock import as_utc
-from charter.errors import Conflict, NotFound, PermissionDenied, StaleVersion, ValidationFailed
-from charter.inventory.service import get_system
-from charter.ledger.service import snapshot
+from charter.inventory.queries import get_system
+from charter.kit.clock import as_utc
+from charter.kit.errors import Conflict, NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from charter.kit.principal import require_distinct
+from charter.ledger.chain import snapshot
 from charter.risk import rules
 from charter.risk.matrices import get_matrix, matrix_for, resolve_category
 from charter.risk.matrix import MatrixSpec
-from charter.risk.models import Risk, RiskMitigation
+from charter.risk.models import Risk
 from charter.risk.schemas import Accept, Assess, RiskCreate, RiskUpdate, Transition
 from charter.risk.scoring import apply_scores, mitigation_statuses, score_request
 
@@ -285,36 +284,3 @@ def expire_acceptances(ctx: Ctx) -> list[str]:
         )
         keys.append(risk.key)
     return keys
-
-
-# ----------------------------------------------------------------------------- gate facts
-
-
-def gate_facts(session: Session, system_id: int, now: datetime) -> dict[str, Any]:
-    """The risk facts a deployment gate evaluates for one AI system (contract in docs/risk.md).
-
-    Pure read: no permission check (the caller checks 'gate:check'), no writes. Counts and key lists:
-    open_total, open_critical, open_high, open_high_without_mitigation, open_high_without_plan,
-    open_unassessed, overdue_reviews, accepted_expired, open_by_level {LOW, MEDIUM, HIGH, CRITICAL,
-    UNASSESSED}, open_keys, open_critical_keys, high_without_mitigation_keys, high_without_plan_keys,
-    overdue_review_keys, accepted_expired_keys.
-    """
-    now = as_utc(now)
-    risks = list(session.execute(select(Risk).where(Risk.system_id == system_id, Risk.status != "closed")).scalars())
-    by_risk: dict[int, list[str]] = {r.id: [] for r in risks}
-    if risks:
-        stmt = select(RiskMitigation.risk_id, RiskMitigation.status).where(RiskMitigation.risk_id.in_(list(by_risk)))
-        for risk_id, status in session.execute(stmt):
-            by_risk[risk_id].append(status)
-    rows = [
-        rules.FactRow(
-            key=r.key,
-            status=r.status,
-            level=r.level,
-            next_review_at=r.next_review_at,
-            accepted_until=r.accepted_until,
-            mitigation_statuses=tuple(by_risk[r.id]),
-        )
-        for r in risks
-    ]
-    return rules.compute_gate_facts(rows, now)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from charter.errors import ValidationFailed
+from charter.kit.errors import ValidationFailed
 
 Path_ = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)

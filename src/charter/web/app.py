@@ -1,4 +1,4 @@
-"""Install the web console into the FastAPI app (called by charter.app.create_app)."""
+"""Install the web console into the FastAPI app (called by charter.http.app.create_app)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import importlib
 
 from fastapi import FastAPI
 
-from charter.routing import add_routes
+from charter.kit.routing import add_routes
 from charter.web.auth.api_cookie import cookie_principal
 from charter.web.nav import installed_areas
 from charter.web.security import SecurityHeaders

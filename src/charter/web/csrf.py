@@ -16,7 +16,7 @@ import secrets
 
 from starlette.requests import Request
 
-from charter.errors import CharterError
+from charter.kit.errors import CharterError
 
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"

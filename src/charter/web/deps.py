@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 
 from charter.context import Ctx
-from charter.errors import CharterError
+from charter.kit.errors import CharterError
 from charter.web import csrf
 from charter.web.auth.session import COOKIE, Identity, resolve
 from charter.web.render import fragment, is_htmx, render

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from charter.db import Base
+from charter.kit.db import Base
 
 
 class WebSession(Base):

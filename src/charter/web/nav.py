@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastapi import Request
 
-    from charter.access.principal import Principal
+    from charter.kit.principal import Principal
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ AREAS: tuple[Area, ...] = (
         ("charter.incidents.service",),
         "charter.web.views.incidents",
     ),
-    Area("ledger", "Ledger", "/ledger", "audit:read", ("charter.ledger.service",), "charter.web.views.ledger"),
+    Area("ledger", "Ledger", "/ledger", "audit:read", ("charter.ledger.chain",), "charter.web.views.ledger"),
     Area("users", "Users", "/users", "users:read", ("charter.access.service",), "charter.web.views.users"),
 )
 

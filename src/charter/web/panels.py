@@ -68,11 +68,11 @@ def health_by_system(ctx: Ctx, keys: list[str]) -> dict[str, Any]:
 
 
 def open_incidents(ctx: Ctx) -> list[Any]:
-    from charter.incidents import views
+    from charter.incidents import queries
 
     out: list[Any] = []
     for category in OPEN_INCIDENT_CATEGORIES:
-        items, _ = views.list_incidents(ctx, views.IncidentFilter(category=category), sort="-key", limit=200)
+        items, _ = queries.list_incidents(ctx, queries.IncidentFilter(category=category), sort="-key", limit=200)
         out.extend(items)
     return sorted(out, key=lambda i: (i.severity_rank, i.detected_at))
 
@@ -208,10 +208,10 @@ def _postmortems(ctx: Ctx, now: datetime) -> list[Waiting]:
 
 
 def _risk_reviews(ctx: Ctx) -> list[Waiting]:
-    from charter.risk import views
+    from charter.risk import queries
 
-    mine, _ = views.list_risks(
-        ctx, views.RiskFilter(owner=ctx.principal.name, overdue=True), sort="next_review_at", limit=50
+    mine, _ = queries.list_risks(
+        ctx, queries.RiskFilter(owner=ctx.principal.name, overdue=True), sort="next_review_at", limit=50
     )
     return [
         Waiting("Review risk", f"{r.key} {r.title} ({r.level})", f"/risks/{r.key}", due=r.next_review_at, overdue=True)
@@ -227,10 +227,10 @@ def overdue(request: Request, ctx: Ctx) -> dict[str, int]:
     if visible(request, ctx, "risks", "risks:read"):
         from sqlalchemy import func
 
-        from charter.risk import views
+        from charter.risk import queries
 
         ctx.require("risks:read")
-        overdue_risks = views.filtered(ctx.session, views.RiskFilter(overdue=True), ctx.now()).subquery()
+        overdue_risks = queries.filtered(ctx.session, queries.RiskFilter(overdue=True), ctx.now()).subquery()
         counts["risk reviews"] = int(ctx.session.execute(select(func.count()).select_from(overdue_risks)).scalar_one())
     if visible(request, ctx, "incidents", "incidents:read"):
         from charter.incidents import metrics
@@ -258,14 +258,14 @@ def system_summary(request: Request, ctx: Ctx, key: str) -> list[dict[str, Any]]
             }
         )
     if visible(request, ctx, "risks", "risks:read"):
-        from charter.risk import views
+        from charter.risk import queries
 
-        risks, _ = views.list_risks(ctx, views.RiskFilter(system=key, open=True), limit=500)
+        risks, _ = queries.list_risks(ctx, queries.RiskFilter(system=key, open=True), limit=500)
         high = sum(1 for r in risks if r.level in ("HIGH", "CRITICAL"))
         out.append({"label": "open risks", "value": len(risks), "href": f"/systems/{key}/risks", "bad": False})
         out.append({"label": "high or critical", "value": high, "href": f"/systems/{key}/risks", "bad": high > 0})
     if visible(request, ctx, "incidents", "incidents:read"):
-        from charter.incidents import views as incident_views
+        from charter.incidents import queries as incident_views
 
         n = 0
         for category in OPEN_INCIDENT_CATEGORIES:
@@ -275,9 +275,9 @@ def system_summary(request: Request, ctx: Ctx, key: str) -> list[dict[str, Any]]
             n += len(items)
         out.append({"label": "open incidents", "value": n, "href": f"/systems/{key}/incidents", "bad": n > 0})
     if visible(request, ctx, "releases", "releases:read"):
-        from charter.releases import service as releases
+        from charter.releases import queries as release_queries
 
-        pointers = {p.stage: p.version for p in releases.read_stages(ctx, key).pointers if p.version}
+        pointers = {p.stage: p.version for p in release_queries.read_stages(ctx, key).pointers if p.version}
         text = ", ".join(f"{s} v{v}" for s, v in pointers.items()) or "nothing"
         out.append({"label": "deployed", "value": text, "href": f"/systems/{key}/releases", "bad": False})
     return out

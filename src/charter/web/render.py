@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from charter import __version__
-from charter.clock import as_utc
+from charter.kit.clock import as_utc
 from charter.web.static_files import static_url
 
 FLASH_COOKIE = "charter_flash"

@@ -71,7 +71,7 @@ def live_db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database of the live server's own (never the suite's rollback-per-test database)."""
     pg = os.environ.get("CHARTER_TEST_DATABASE_URL")
     if not pg:
-        yield f"sqlite:///{tmp_path_factory.mktemp('live') / 'charter.db'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp('live') / 'charter.kit.db'}"
         return
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
@@ -96,12 +96,14 @@ def live_server(live_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         pytest.skip(_missing() or "")
     import uvicorn
 
-    import charter.models
+    from charter.kit.registry import load_models
+
+    load_models()
     import charter.web.models  # noqa: F401
-    from charter.app import create_app
-    from charter.db import Base, make_engine, make_session_factory
-    from charter.migrate import upgrade
-    from charter.settings import Settings
+    from charter.http.app import create_app
+    from charter.kit.db import Base, make_engine, make_session_factory
+    from charter.kit.migrate import upgrade
+    from charter.kit.settings import Settings
     from tests.web.browser.seed import seed
 
     data_dir = tmp_path_factory.mktemp("live-data")

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from charter.access.principal import SYSTEM
-from charter.access.roles import ROLES
 from charter.access.schemas import UserCreate
 from charter.access.service import _create_user
-from charter.clock import SystemClock
 from charter.context import Ctx
-from charter.settings import Settings
+from charter.kit.clock import SystemClock
+from charter.kit.principal import SYSTEM
+from charter.kit.roles import ROLES
+from charter.kit.settings import Settings
 
 PASSWORD = "browser-test-password"
 
 
 def seed(factory: Any, settings: Settings) -> None:
-    from charter.demo import seed_demo
+    from charter.demo.seed import seed_demo
 
     with factory() as session:
         ctx = Ctx(session=session, principal=SYSTEM, clock=SystemClock(), settings=settings, request_id="seed")

@@ -8,7 +8,7 @@ Create Date: 2026-11-23 12:55:37.124580
 import sqlalchemy as sa
 from alembic import op
 
-import charter.db
+import charter.kit.db
 from charter.ledger.models import PG_APPEND_ONLY_FUNCTION, PG_APPEND_ONLY_TRIGGER
 
 revision = "0001"
@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("head_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("key_id", sa.String(length=64), nullable=False),
         sa.Column("public_key", sa.String(length=100), nullable=False),
         sa.Column("signature", sa.String(length=200), nullable=False),
@@ -41,7 +41,7 @@ def upgrade() -> None:
             autoincrement=False,
             nullable=False,
         ),
-        sa.Column("ts", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ts", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("action", sa.String(length=100), nullable=False),
         sa.Column("entity_type", sa.String(length=60), nullable=False),
@@ -76,8 +76,8 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=30), nullable=False),
         sa.Column("password_hash", sa.String(length=200), nullable=True),
         sa.Column("disabled", sa.Boolean(), nullable=False),
-        sa.Column("created_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
@@ -99,9 +99,9 @@ def upgrade() -> None:
         sa.Column("risk_tier", sa.String(length=20), nullable=False),
         sa.Column("risk_tier_reason", sa.Text(), nullable=False),
         sa.Column("tags", sa.JSON(), nullable=False),
-        sa.Column("created_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("stage_changed_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("stage_changed_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["owner_id"], ["users.id"], name=op.f("fk_ai_systems_owner_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ai_systems")),
@@ -121,10 +121,10 @@ def upgrade() -> None:
         sa.Column("prefix", sa.String(length=16), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("scopes", sa.JSON(), nullable=True),
-        sa.Column("created_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", charter.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_at", charter.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_used_at", charter.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_used_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_by", sa.String(length=200), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_api_tokens_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),

@@ -8,7 +8,7 @@ Create Date: 2026-11-23 14:19:46.932452
 import sqlalchemy as sa
 from alembic import op
 
-import charter.db
+import charter.kit.db
 
 revision = "0002"
 down_revision = "0001"
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("label", sa.String(length=100), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("examples", sa.JSON(), nullable=False),
-        sa.Column("created_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_categories")),
         sa.UniqueConstraint("key", name=op.f("uq_risk_categories_key")),
@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("shipped", sa.Boolean(), nullable=False),
-        sa.Column("installed_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("installed_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("installed_by", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_risk_matrices")),
         sa.UniqueConstraint("name", "version", name=op.f("uq_risk_matrices_name")),
@@ -61,7 +61,7 @@ def upgrade() -> None:
         sa.Column("content_sha256", sa.String(length=64), nullable=False),
         sa.Column("origin", sa.String(length=20), nullable=False),
         sa.Column("filename", sa.String(length=255), nullable=False),
-        sa.Column("installed_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("installed_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("installed_by", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sop_templates")),
         sa.UniqueConstraint("key", "version", name="key_version"),
@@ -82,8 +82,8 @@ def upgrade() -> None:
         sa.Column("url", sa.String(length=2000), nullable=True),
         sa.Column("added_by_id", sa.Integer(), nullable=True),
         sa.Column("added_by", sa.String(length=200), nullable=False),
-        sa.Column("added_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", charter.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("added_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["added_by_id"], ["users.id"], name=op.f("fk_evidence_added_by_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_evidence")),
     )
@@ -103,11 +103,11 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("started_by_id", sa.Integer(), nullable=True),
         sa.Column("started_by", sa.String(length=200), nullable=False),
-        sa.Column("started_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("submitted_at", charter.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("submitted_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("submitted_by", sa.String(length=200), nullable=True),
-        sa.Column("decided_at", charter.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("decided_by_id", sa.Integer(), nullable=True),
         sa.Column("decided_by", sa.String(length=200), nullable=True),
         sa.Column("decision_reason", sa.Text(), nullable=False),
@@ -139,13 +139,13 @@ def upgrade() -> None:
         sa.Column("justification", sa.Text(), nullable=False),
         sa.Column("answered_by_id", sa.Integer(), nullable=True),
         sa.Column("answered_by", sa.String(length=200), nullable=True),
-        sa.Column("answered_at", charter.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("answered_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("assignee_id", sa.Integer(), nullable=True),
-        sa.Column("due_at", charter.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("due_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("exception_justification", sa.Text(), nullable=True),
         sa.Column("exception_by_id", sa.Integer(), nullable=True),
         sa.Column("exception_by", sa.String(length=200), nullable=True),
-        sa.Column("exception_at", charter.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("exception_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["answered_by_id"], ["users.id"], name=op.f("fk_procedure_run_items_answered_by_id_users")
@@ -191,15 +191,15 @@ def upgrade() -> None:
         sa.Column("residual_level", sa.String(length=20), nullable=True),
         sa.Column("level", sa.String(length=20), nullable=True),
         sa.Column("score", sa.Integer(), nullable=False),
-        sa.Column("next_review_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("next_review_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("accepted_by_id", sa.Integer(), nullable=True),
-        sa.Column("accepted_at", charter.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("accepted_until", charter.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("accepted_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("accepted_until", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("acceptance_justification", sa.Text(), nullable=True),
-        sa.Column("created_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("assessed_at", charter.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("status_changed_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("assessed_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("status_changed_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["accepted_by_id"], ["users.id"], name=op.f("fk_risks_accepted_by_id_users")),
         sa.ForeignKeyConstraint(["owner_id"], ["users.id"], name=op.f("fk_risks_owner_id_users")),
@@ -222,7 +222,7 @@ def upgrade() -> None:
         sa.Column("run_item_id", sa.Integer(), nullable=False),
         sa.Column("evidence_id", sa.Integer(), nullable=False),
         sa.Column("linked_by", sa.String(length=200), nullable=False),
-        sa.Column("linked_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("linked_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["evidence_id"], ["evidence.id"], name=op.f("fk_procedure_item_evidence_evidence_id_evidence")
         ),
@@ -249,7 +249,7 @@ def upgrade() -> None:
         sa.Column("matrix_name", sa.String(length=64), nullable=False),
         sa.Column("matrix_version", sa.Integer(), nullable=False),
         sa.Column("rationale", sa.Text(), nullable=False),
-        sa.Column("assessed_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("assessed_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("assessed_by", sa.String(length=200), nullable=False),
         sa.ForeignKeyConstraint(
             ["risk_id"], ["risks.id"], name=op.f("fk_risk_assessments_risk_id_risks"), ondelete="CASCADE"
@@ -268,9 +268,9 @@ def upgrade() -> None:
         sa.Column("owner_id", sa.Integer(), nullable=True),
         sa.Column("due_date", sa.Date(), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("created_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("completed_at", charter.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("completed_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["owner_id"], ["users.id"], name=op.f("fk_risk_mitigations_owner_id_users")),
         sa.ForeignKeyConstraint(

@@ -8,7 +8,7 @@ Create Date: 2026-11-23 14:19:50.630549
 import sqlalchemy as sa
 from alembic import op
 
-import charter.db
+import charter.kit.db
 
 revision = "0003"
 down_revision = "0002"
@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
-        sa.Column("created_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_gate_policies")),
         sa.UniqueConstraint("name", "version", name="uq_gate_policies_name_version"),
@@ -42,7 +42,7 @@ def upgrade() -> None:
         "release_stage_configs",
         sa.Column("system_id", sa.Integer(), nullable=False),
         sa.Column("stages", sa.JSON(), nullable=False),
-        sa.Column("updated_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=200), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -62,7 +62,7 @@ def upgrade() -> None:
         sa.Column("risk_keys", sa.JSON(), nullable=False),
         sa.Column("requested_by_id", sa.Integer(), nullable=True),
         sa.Column("requested_by", sa.String(length=200), nullable=False),
-        sa.Column("submitted_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("submitted_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["requested_by_id"], ["users.id"], name=op.f("fk_releases_requested_by_id_users")),
         sa.ForeignKeyConstraint(["system_id"], ["ai_systems.id"], name=op.f("fk_releases_system_id_ai_systems")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_releases")),
@@ -77,7 +77,7 @@ def upgrade() -> None:
         sa.Column("stage", sa.String(length=20), nullable=False),
         sa.Column("release_id", sa.Integer(), nullable=True),
         sa.Column("moves", sa.Integer(), nullable=False),
-        sa.Column("updated_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["release_id"], ["releases.id"], name=op.f("fk_deployment_pointers_release_id_releases")
         ),
@@ -96,7 +96,7 @@ def upgrade() -> None:
         sa.Column("deployed_release_id", sa.Integer(), nullable=True),
         sa.Column("artifact_versions", sa.JSON(), nullable=False),
         sa.Column("caller", sa.String(length=200), nullable=False),
-        sa.Column("at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("flagged", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["deployed_release_id"],
@@ -121,7 +121,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
-        sa.Column("at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("incident_key", sa.String(length=64), nullable=True),
         sa.Column("gate_evaluation_id", sa.Integer(), nullable=True),
@@ -150,7 +150,7 @@ def upgrade() -> None:
         sa.Column("passed", sa.Boolean(), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
-        sa.Column("evaluated_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("evaluated_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["release_id"], ["releases.id"], name=op.f("fk_gate_evaluations_release_id_releases")),
         sa.ForeignKeyConstraint(
             ["system_id"], ["ai_systems.id"], name=op.f("fk_gate_evaluations_system_id_ai_systems")
@@ -171,7 +171,7 @@ def upgrade() -> None:
         sa.Column("decision", sa.String(length=10), nullable=False),
         sa.Column("comment", sa.Text(), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
-        sa.Column("decided_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["release_id"], ["releases.id"], name=op.f("fk_release_approvals_release_id_releases")),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_release_approvals_user_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_release_approvals")),
@@ -208,8 +208,8 @@ def upgrade() -> None:
         sa.Column("stage", sa.String(length=20), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("requested_by", sa.String(length=200), nullable=False),
-        sa.Column("requested_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("requested_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(["release_id"], ["releases.id"], name=op.f("fk_release_stages_release_id_releases")),

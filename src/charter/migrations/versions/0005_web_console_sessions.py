@@ -8,7 +8,7 @@ Create Date: 2026-11-23 14:19:57.930499
 import sqlalchemy as sa
 from alembic import op
 
-import charter.db
+import charter.kit.db
 
 revision = "0005"
 down_revision = "0004"
@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("username", sa.String(length=200), nullable=False),
         sa.Column("ip", sa.String(length=64), nullable=False),
-        sa.Column("at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_web_login_failures")),
     )
     with op.batch_alter_table("web_login_failures", schema=None) as batch_op:
@@ -35,10 +35,10 @@ def upgrade() -> None:
         sa.Column("id_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
-        sa.Column("created_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_seen_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", charter.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("ip", sa.String(length=64), nullable=False),
         sa.Column("user_agent", sa.String(length=300), nullable=False),
         sa.ForeignKeyConstraint(

@@ -8,7 +8,7 @@ Create Date: 2026-11-23 14:20:05.889174
 import sqlalchemy as sa
 from alembic import op
 
-import charter.db
+import charter.kit.db
 
 revision = "0006"
 down_revision = "0005"
@@ -36,8 +36,8 @@ def upgrade() -> None:
         sa.Column("params", sa.JSON(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
-        sa.Column("created_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=200), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -59,8 +59,8 @@ def upgrade() -> None:
         sa.Column("rows", sa.BigInteger(), nullable=False),
         sa.Column("columns", sa.JSON(), nullable=False),
         sa.Column("profile", sa.JSON(), nullable=False),
-        sa.Column("created_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=200), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -80,7 +80,7 @@ def upgrade() -> None:
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("points", sa.Integer(), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
-        sa.Column("received_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("response", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
             ["system_id"], ["ai_systems.id"], name=op.f("fk_metric_batches_system_id_ai_systems"), ondelete="CASCADE"
@@ -97,8 +97,8 @@ def upgrade() -> None:
         sa.Column("system_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("labels", sa.String(length=2500), nullable=False),
-        sa.Column("first_ts", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_ts", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("first_ts", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_ts", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_value", sa.Float(), nullable=False),
         sa.Column("points", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -110,10 +110,10 @@ def upgrade() -> None:
     op.create_table(
         "monitor_states",
         sa.Column("system_id", sa.Integer(), nullable=False),
-        sa.Column("first_data_at", charter.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_data_at", charter.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("first_data_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_data_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("points_total", sa.BigInteger(), nullable=False),
-        sa.Column("defaults_applied_at", charter.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("defaults_applied_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["system_id"], ["ai_systems.id"], name=op.f("fk_monitor_states_system_id_ai_systems"), ondelete="CASCADE"
         ),
@@ -125,7 +125,7 @@ def upgrade() -> None:
         sa.Column("windows", sa.JSON(), nullable=False),
         sa.Column("severity", sa.String(length=20), nullable=False),
         sa.Column("auto_rollback", sa.Boolean(), nullable=False),
-        sa.Column("updated_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.String(length=200), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -148,10 +148,10 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=20), nullable=False),
         sa.Column("value", sa.Float(), nullable=True),
         sa.Column("summary", sa.Text(), nullable=False),
-        sa.Column("started_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("fired_at", charter.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("resolved_at", charter.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_evaluated_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("fired_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("resolved_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_evaluated_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["rule_id"], ["alert_rules.id"], name=op.f("fk_alerts_rule_id_alert_rules"), ondelete="CASCADE"
         ),
@@ -174,8 +174,8 @@ def upgrade() -> None:
         sa.Column("profile_version", sa.Integer(), nullable=False),
         sa.Column("release", sa.String(length=64), nullable=False),
         sa.Column("source", sa.String(length=20), nullable=False),
-        sa.Column("window_start", charter.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("window_end", charter.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("window_start", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("window_end", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("rows_reference", sa.BigInteger(), nullable=False),
         sa.Column("rows_current", sa.BigInteger(), nullable=False),
         sa.Column("columns_total", sa.Integer(), nullable=False),
@@ -184,7 +184,7 @@ def upgrade() -> None:
         sa.Column("share_threshold", sa.Float(), nullable=False),
         sa.Column("dataset_drift", sa.Boolean(), nullable=False),
         sa.Column("options", sa.JSON(), nullable=False),
-        sa.Column("checked_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("checked_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.ForeignKeyConstraint(
             ["profile_id"],
@@ -206,11 +206,11 @@ def upgrade() -> None:
         sa.Column("system_id", sa.Integer(), nullable=False),
         sa.Column("profile_id", sa.Integer(), nullable=False),
         sa.Column("profile_version", sa.Integer(), nullable=False),
-        sa.Column("window_start", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("window_end", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("window_start", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("window_end", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("rows", sa.BigInteger(), nullable=False),
         sa.Column("profile", sa.JSON(), nullable=False),
-        sa.Column("created_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("created_by", sa.String(length=200), nullable=False),
         sa.ForeignKeyConstraint(
             ["profile_id"],
@@ -230,7 +230,7 @@ def upgrade() -> None:
         "metric_points",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("series_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("ts", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ts", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
         sa.ForeignKeyConstraint(
             ["series_id"],
@@ -248,7 +248,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("series_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("resolution", sa.String(length=4), nullable=False),
-        sa.Column("bucket", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("bucket", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
         sa.Column("sum", sa.Float(), nullable=False),
         sa.Column("min", sa.Float(), nullable=False),
@@ -306,12 +306,12 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("severity", sa.String(length=20), nullable=False),
         sa.Column("auto_rollback", sa.Boolean(), nullable=False),
-        sa.Column("started_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("ends_at", charter.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("at_risk_at", charter.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at_risk_at", charter.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("alerts", sa.JSON(), nullable=False),
         sa.Column("rollback_result", sa.Text(), nullable=True),
-        sa.Column("updated_at", charter.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", charter.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["deployment_id"],

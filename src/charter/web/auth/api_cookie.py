@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from charter.access.principal import Principal
+from charter.kit.principal import Principal
 from charter.web import csrf
 
 

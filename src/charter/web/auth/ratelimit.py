@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select
 
-from charter.clock import as_utc
+from charter.kit.clock import as_utc
 from charter.web.models import LoginFailure
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from charter.clock import Clock
+    from charter.kit.clock import Clock
 
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)

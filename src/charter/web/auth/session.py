@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 
 from charter.access.models import User
-from charter.access.principal import Principal
 from charter.access.service import principal_of
+from charter.kit.principal import Principal
 from charter.web.models import WebSession
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from charter.clock import Clock
+    from charter.kit.clock import Clock
 
 COOKIE = "charter_session"
 IDLE_TIMEOUT = timedelta(hours=2)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
 from charter.access.service import authenticate_password
-from charter.errors import Unauthenticated
+from charter.kit.errors import Unauthenticated
 from charter.web import csrf
 from charter.web.auth import ratelimit
 from charter.web.auth.session import COOKIE, revoke, start

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from charter.context import Ctx
-from charter.inventory import service as inventory
-from charter.inventory.rules import RISK_TIERS, STAGES
+from charter.inventory import queries as inventory
+from charter.inventory.rules import LIFECYCLE_STAGES, RISK_TIERS
 from charter.inventory.schemas import SystemRead
 from charter.web import panels
 from charter.web.deps import WebCtx, WebRoute
@@ -30,12 +30,12 @@ def all_systems(ctx: Ctx) -> list[SystemRead]:
 
 
 def stage_tier_matrix(systems: list[SystemRead]) -> dict[str, Any]:
-    counts = {(s, t): 0 for s in STAGES for t in RISK_TIERS}
+    counts: dict[tuple[str, str], int] = {(s, t): 0 for s in LIFECYCLE_STAGES for t in RISK_TIERS}
     for system in systems:
         counts[(system.stage, system.risk_tier)] = counts.get((system.stage, system.risk_tier), 0) + 1
-    by_stage = {s: sum(counts[(s, t)] for t in RISK_TIERS) for s in STAGES}
-    by_tier = {t: sum(counts[(s, t)] for s in STAGES) for t in RISK_TIERS}
-    return {"counts": counts, "by_stage": by_stage, "by_tier": by_tier, "stages": STAGES, "tiers": RISK_TIERS}
+    by_stage = {s: sum(counts[(s, t)] for t in RISK_TIERS) for s in LIFECYCLE_STAGES}
+    by_tier = {t: sum(counts[(s, t)] for s in LIFECYCLE_STAGES) for t in RISK_TIERS}
+    return {"counts": counts, "by_stage": by_stage, "by_tier": by_tier, "stages": LIFECYCLE_STAGES, "tiers": RISK_TIERS}
 
 
 def dashboard_context(request: Request, ctx: Ctx) -> dict[str, Any]:

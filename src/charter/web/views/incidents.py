@@ -8,13 +8,13 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from charter.context import Ctx
-from charter.errors import CharterError
-from charter.incidents import catalog, timeline, views
+from charter.incidents import catalog, queries, timeline
 from charter.incidents import service as incidents
 from charter.incidents.schemas import IncidentCreate, SeverityIn, TransitionIn
 from charter.incidents.store import get_incident
-from charter.inventory import service as inventory
-from charter.routing import add_routes
+from charter.inventory import queries as inventory
+from charter.kit.errors import CharterError
+from charter.kit.routing import add_routes
 from charter.web.deps import Form, WebCtx, WebRoute, field
 from charter.web.forms import GENERAL, field_errors, optional_int, summary, values
 from charter.web.render import fragment, is_htmx, redirect, render
@@ -34,14 +34,14 @@ def _flag(text: str | None) -> bool | None:
 @router.get("/incidents")
 def list_page(request: Request, ctx: WebCtx) -> Response:
     q = request.query_params
-    flt = views.IncidentFilter(
+    flt = queries.IncidentFilter(
         category=q.get("category") or None,
         severity=q.get("severity") or None,
         system=q.get("system") or None,
         unacknowledged=_flag(q.get("unacknowledged")),
         q=q.get("q") or None,
     )
-    items, next_cursor = views.list_incidents(ctx, flt, sort="-key", limit=50, cursor=q.get("cursor") or None)
+    items, next_cursor = queries.list_incidents(ctx, flt, sort="-key", limit=50, cursor=q.get("cursor") or None)
     context: dict[str, Any] = {
         "incidents": items,
         "next_cursor": next_cursor,
@@ -106,13 +106,13 @@ def open_incident(request: Request, ctx: WebCtx, form: Form) -> Response:
 
 @router.get("/incidents/{key}")
 def detail(request: Request, ctx: WebCtx, key: str) -> Response:
-    incident = views.read_incident(ctx, key)
+    incident = queries.read_incident(ctx, key)
     life = catalog.load().lifecycle
     return render(
         request,
         "incidents/detail.html",
         incident=incident,
-        timeline=list(reversed(views.read_timeline(ctx, key))),
+        timeline=list(reversed(queries.read_timeline(ctx, key))),
         severities=severities(),
         moves=[(to, life.statuses[to].label, life.is_reopen(incident.status, to)) for to in _ordered(incident, life)],
     )
@@ -151,7 +151,7 @@ def post_update(request: Request, ctx: WebCtx, form: Form, key: str) -> Response
 
     def run() -> None:
         if not body:
-            from charter.errors import ValidationFailed
+            from charter.kit.errors import ValidationFailed
 
             raise ValidationFailed("write the update first (what is known, what is being done, next update when)")
         timeline.post_update(ctx, get_incident(ctx.session, key), body)
@@ -194,7 +194,7 @@ def severity(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
 def system_tab(request: Request, ctx: WebCtx, key: str) -> Response:
     from charter.web.views.systems import system_page
 
-    items, _ = views.list_incidents(ctx, views.IncidentFilter(system=key), sort="-key", limit=200)
+    items, _ = queries.list_incidents(ctx, queries.IncidentFilter(system=key), sort="-key", limit=200)
     return system_page(request, ctx, key, "incidents", "systems/incidents.html", incidents=items)
 
 

@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
+from charter.audit import api as audit_api
+from charter.audit import queries as audit
+from charter.audit.schemas import EntryRead
 from charter.context import Ctx
-from charter.errors import ValidationFailed
-from charter.ledger import api as ledger_api
-from charter.ledger import service as ledger_service
-from charter.ledger.schemas import EntryRead
+from charter.kit.errors import ValidationFailed
 from charter.web.deps import WebCtx, WebRoute
 from charter.web.render import fragment, is_htmx, render
 
@@ -39,7 +39,7 @@ def entries_for(
         cursor_seq = int(cursor) if cursor else None
     except ValueError as exc:
         raise ValidationFailed("the page cursor is not valid; go back to the first page") from exc
-    page = ledger_api.list_entries(
+    page = audit.list_entries(
         ctx,
         entity_type=entity_type,
         entity_id=entity_id,
@@ -47,7 +47,6 @@ def entries_for(
         action=action,
         since=since,
         until=until,
-        sort="-seq",
         limit=limit,
         cursor=cursor_seq,
     )
@@ -83,21 +82,17 @@ def ledger_page(request: Request, ctx: WebCtx) -> Response:
         "filters": flt,
         "filtered": any(flt.values()),
         "query": {k: v for k, v in flt.items() if v},
-        "can_verify": ctx.principal.can("audit:verify") and _verify_available(),
+        "can_verify": ctx.principal.can("audit:verify"),
     }
     if is_htmx(request) and request.headers.get("hx-target") == "ledger-table":
         return fragment(request, "ledger/_table.html", **context)
     return render(request, "ledger/list.html", **context)
 
 
-def _verify_available() -> bool:
-    return hasattr(ledger_service, "verify_ledger")
-
-
 @router.post("/ledger/verify")
 def verify(request: Request, ctx: WebCtx) -> Response:
     """Re-walk the chain and the signed checkpoints now; show what was checked and the first problem."""
-    result = ledger_service.verify_ledger(ctx)
+    result = audit.verify_ledger(ctx)
     if is_htmx(request):
         return fragment(request, "ledger/_verify.html", result=result)
     return render(request, "ledger/verify.html", result=result)
@@ -106,4 +101,4 @@ def verify(request: Request, ctx: WebCtx) -> Response:
 @router.get("/ledger/export")
 def export(ctx: WebCtx) -> Response:
     """The JSON Lines export (same as GET /api/v1/audit/export): verifies offline with charter audit verify --file."""
-    return ledger_api.export(ctx)
+    return audit_api.export(ctx)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from charter.context import Ctx
-from charter.inventory import service as inventory
+from charter.inventory import queries as inventory
 from charter.monitoring import alert_rules, drift_service, series
 from charter.web.charts import Threshold, compare_bars, line_chart
 from charter.web.deps import WebCtx, WebRoute

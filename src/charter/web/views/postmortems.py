@@ -8,10 +8,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from charter.context import Ctx
-from charter.errors import CharterError, NotFound
-from charter.incidents import postmortem, views
+from charter.incidents import postmortem, queries
 from charter.incidents.rules import ACTION_TRANSITIONS
 from charter.incidents.schemas import ActionCreate, ActionUpdate, LinkType, PostmortemWrite, ReviewIn
+from charter.kit.errors import CharterError, NotFound
 from charter.web.deps import Form, WebCtx, WebRoute, field
 from charter.web.forms import GENERAL, field_errors, optional_int, summary, values
 from charter.web.render import redirect, render
@@ -26,7 +26,7 @@ def _lines(text: str) -> list[str]:
 
 
 def _page(request: Request, ctx: Ctx, key: str, status: int = 200, **context: Any) -> Response:
-    incident = views.read_incident(ctx, key)
+    incident = queries.read_incident(ctx, key)
     try:
         pm = postmortem.read(ctx, key)
     except NotFound:

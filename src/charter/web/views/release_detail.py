@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from charter.context import Ctx
-from charter.errors import CharterError
-from charter.policy import gate
-from charter.releases import deploy
+from charter.kit.errors import CharterError
+from charter.releases import deploy, gate
+from charter.releases import queries as release_queries
 from charter.releases import service as releases
 from charter.releases.schemas import DecisionIn, PromoteIn, RollbackIn, StageRequest, WithdrawIn
 from charter.web.deps import Form, WebCtx, WebRoute, field
@@ -24,8 +24,8 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 def latest_gates(ctx: Ctx, key: str, version: int) -> dict[str, Any]:
     """The newest stored gate evaluation per stage, as read models."""
     out: dict[str, Any] = {}
-    for evaluation in gate.list_evaluations(ctx, key, version):  # newest first
-        out.setdefault(evaluation.stage, gate.to_read(evaluation, key, version))
+    for evaluation in release_queries.list_evaluations(ctx, key, version):  # newest first
+        out.setdefault(evaluation.stage, evaluation)
     return out
 
 
@@ -37,7 +37,7 @@ def _url(key: str, version: int) -> str:
 def detail(request: Request, ctx: WebCtx, key: str, version: int) -> Response:
     from charter.web.views.systems import system_page
 
-    release = releases.read_release(ctx, key, version)
+    release = release_queries.read_release(ctx, key, version)
     return system_page(
         request,
         ctx,
@@ -45,7 +45,7 @@ def detail(request: Request, ctx: WebCtx, key: str, version: int) -> Response:
         "releases",
         "releases/detail.html",
         release=release,
-        stages=releases.read_stages(ctx, key),
+        stages=release_queries.read_stages(ctx, key),
         gates=latest_gates(ctx, key, version),
         by_stage={s.stage: s for s in release.stages},
     )
@@ -57,7 +57,7 @@ def approval_page(request: Request, ctx: WebCtx, key: str, version: int) -> Resp
     from charter.web.views.systems import system_page
 
     stage = request.query_params.get("stage", "")
-    release = releases.read_release(ctx, key, version)
+    release = release_queries.read_release(ctx, key, version)
     row = next((s for s in release.stages if s.stage == stage), None)
     return system_page(
         request,
@@ -141,7 +141,7 @@ def withdraw(request: Request, ctx: WebCtx, form: Form, key: str, version: int) 
 
     def run() -> None:
         data = WithdrawIn.model_validate({"stage": stage, "reason": field(form, "reason")})
-        releases.withdraw(ctx, key, version, data)
+        deploy.withdraw(ctx, key, version, data)
 
     return _act(request, ctx, key, version, run, f"Release {version} withdrawn from {stage}.")
 
@@ -154,7 +154,7 @@ def rollback(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
     back = f"/systems/{key}/releases"
     if field(form, "confirm") != "yes" or not reason:
         ctx.require("releases:deploy")
-        pointers = {p.stage: p.version for p in releases.read_stages(ctx, key).pointers}
+        pointers = {p.stage: p.version for p in release_queries.read_stages(ctx, key).pointers}
         target = f"release {to_version}" if to_version else "the release deployed before it"
         return render(
             request,
@@ -198,5 +198,5 @@ def rollback(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
 
 
 def _to(ctx: Ctx, key: str, stage: str) -> str:
-    pointer = next((p for p in releases.read_stages(ctx, key).pointers if p.stage == stage), None)
+    pointer = next((p for p in release_queries.read_stages(ctx, key).pointers if p.stage == stage), None)
     return str(pointer.version) if pointer and pointer.version is not None else "none"

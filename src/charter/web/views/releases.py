@@ -8,13 +8,14 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from charter.context import Ctx
-from charter.errors import CharterError
-from charter.inventory import service as inventory
+from charter.inventory import queries as inventory
+from charter.kit.errors import CharterError
+from charter.kit.routing import add_routes
 from charter.releases import history as release_history
+from charter.releases import queries as release_queries
 from charter.releases import service as releases
 from charter.releases.rules import ARTIFACT_KINDS, CHANGE_TYPES
 from charter.releases.schemas import ReleaseCreate
-from charter.routing import add_routes
 from charter.web.deps import Form, WebCtx, WebRoute, field
 from charter.web.forms import GENERAL, field_errors, split_list, values
 from charter.web.render import redirect, render
@@ -27,7 +28,7 @@ def pending(ctx: Ctx, systems: list[Any]) -> list[dict[str, Any]]:
     """Releases waiting at a stage (pending approval or approved, not yet deployed), oldest first."""
     out = []
     for system in systems:
-        for rel in releases.list_releases(ctx, system.key):
+        for rel in release_queries.list_releases(ctx, system.key):
             for stage, status in rel.statuses.items():
                 if status in ("pending_approval", "approved"):
                     out.append({"system": system, "release": rel, "stage": stage, "status": status})
@@ -38,7 +39,7 @@ def pending(ctx: Ctx, systems: list[Any]) -> list[dict[str, Any]]:
 def overview(request: Request, ctx: WebCtx) -> Response:
     ctx.require("releases:read")
     systems = inventory.list_systems(ctx, inventory.SystemFilter(), limit=500)[0]
-    deployed = {s.key: releases.read_stages(ctx, s.key) for s in systems if s.stage != "retired"}
+    deployed = {s.key: release_queries.read_stages(ctx, s.key) for s in systems if s.stage != "retired"}
     return render(request, "releases/index.html", systems=systems, deployed=deployed, pending=pending(ctx, systems))
 
 
@@ -54,8 +55,8 @@ def _tab(request: Request, ctx: Ctx, key: str, status: int = 200, **context: Any
         "releases",
         "systems/releases.html",
         status=status,
-        releases=list(reversed(releases.list_releases(ctx, key))),
-        stages=releases.read_stages(ctx, key),
+        releases=list(reversed(release_queries.list_releases(ctx, key))),
+        stages=release_queries.read_stages(ctx, key),
         history=list(reversed(release_history.history(ctx, key))),
         artifact_kinds=ARTIFACT_KINDS,
         change_types=CHANGE_TYPES,

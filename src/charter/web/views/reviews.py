@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from charter.context import Ctx
-from charter.errors import CharterError
 from charter.evidence import service as evidence
+from charter.kit.errors import CharterError
 from charter.procedures import service as procedures
 from charter.procedures import templates, workflow
 from charter.procedures.schemas import ItemUpdate

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from charter.context import Ctx
-from charter.errors import ValidationFailed
+from charter.kit.errors import ValidationFailed
 from charter.risk import matrices
 from charter.risk.matrix import MatrixSpec, spec_from_json
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from charter.context import Ctx
-from charter.errors import CharterError
-from charter.risk import mitigations, views
+from charter.kit.errors import CharterError
+from charter.risk import mitigations, queries
 from charter.risk import service as risk_service
 from charter.risk.rules import MITIGATION_STATUSES, MITIGATION_TRANSITIONS
 from charter.risk.schemas import Accept, Assess, MitigationCreate, MitigationUpdate, Transition
@@ -23,7 +23,7 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
 def _page(request: Request, ctx: Ctx, key: str, status: int = 200, **context: Any) -> Response:
-    risk = views.read_detail(ctx, key)
+    risk = queries.read_detail(ctx, key)
     context.setdefault("errors", {})
     context.setdefault("form", {})
     return render(
@@ -112,7 +112,7 @@ def accept(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
         )
         if field(form, "confirm") != "yes":
             ctx.require("risks:accept")
-            current = views.read_detail(ctx, key)
+            current = queries.read_detail(ctx, key)
             return render(
                 request,
                 "confirm.html",

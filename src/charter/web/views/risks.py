@@ -8,13 +8,13 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from charter.context import Ctx
-from charter.errors import CharterError
-from charter.inventory import service as inventory
-from charter.risk import matrices, views
+from charter.inventory import queries as inventory
+from charter.kit.errors import CharterError
+from charter.kit.routing import add_routes
+from charter.risk import matrices, queries
 from charter.risk import service as risk_service
 from charter.risk.rules import STATUSES
 from charter.risk.schemas import RiskCreate
-from charter.routing import add_routes
 from charter.web.deps import Form, WebCtx, WebRoute, field
 from charter.web.forms import GENERAL, field_errors, values
 from charter.web.render import fragment, is_htmx, redirect, render
@@ -26,7 +26,7 @@ SORTS = {"-score": "Highest score", "key": "Key", "next_review_at": "Next review
 
 
 def heatmap_context(ctx: Ctx, system: str | None, view: str) -> dict[str, Any]:
-    data = views.heatmap(ctx, system)
+    data = queries.heatmap(ctx, system)
     return {"heat": data, "view": "residual" if view == "residual" else "inherent", "heat_system": system}
 
 
@@ -37,7 +37,7 @@ def _flag(text: str | None) -> bool | None:
 @router.get("/risks")
 def register(request: Request, ctx: WebCtx) -> Response:
     q = request.query_params
-    flt = views.RiskFilter(
+    flt = queries.RiskFilter(
         system=q.get("system") or None,
         level=q.get("level") or None,
         status=q.get("status") or None,
@@ -47,7 +47,7 @@ def register(request: Request, ctx: WebCtx) -> Response:
         q=q.get("q") or None,
     )
     sort = q.get("sort") if q.get("sort") in SORTS else "-score"
-    items, next_cursor = views.list_risks(ctx, flt, sort=sort or "-score", limit=50, cursor=q.get("cursor") or None)
+    items, next_cursor = queries.list_risks(ctx, flt, sort=sort or "-score", limit=50, cursor=q.get("cursor") or None)
     context: dict[str, Any] = {
         "risks": items,
         "next_cursor": next_cursor,
@@ -125,7 +125,7 @@ def create(request: Request, ctx: WebCtx, form: Form) -> Response:
 def system_tab(request: Request, ctx: WebCtx, key: str) -> Response:
     from charter.web.views.systems import system_page
 
-    items, next_cursor = views.list_risks(ctx, views.RiskFilter(system=key), sort="-score", limit=200)
+    items, next_cursor = queries.list_risks(ctx, queries.RiskFilter(system=key), sort="-score", limit=200)
     return system_page(
         request,
         ctx,

@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
-from charter.errors import CharterError
-from charter.inventory import service
-from charter.inventory.rules import DATA_CATEGORIES, DEPLOYMENT_TYPES, RISK_TIERS, STAGES
+from charter.inventory import queries, service
+from charter.inventory.rules import DATA_CATEGORIES, DEPLOYMENT_TYPES, LIFECYCLE_STAGES, RISK_TIERS
 from charter.inventory.schemas import SystemCreate, SystemRead, SystemUpdate, Transition
+from charter.kit.errors import CharterError
 from charter.web.deps import Form, WebCtx, WebRoute, field
 from charter.web.forms import GENERAL, field_errors, optional_int, split_list, values
 from charter.web.nav import system_tabs
@@ -27,7 +27,7 @@ SORTS = {
     "-created_at": "Recently registered",
 }
 CHOICES = {
-    "stages": STAGES,
+    "stages": LIFECYCLE_STAGES,
     "tiers": RISK_TIERS,
     "deployment_types": DEPLOYMENT_TYPES,
     "data_categories": DATA_CATEGORIES,
@@ -36,7 +36,7 @@ CHOICES = {
 
 def system_page(request: Request, ctx: Any, key: str, tab: str, template: str, **context: Any) -> Response:
     """Render one tab of the system page (header, tabs, then the tab's template)."""
-    system = context.pop("system", None) or service.read_system(ctx, key)
+    system = context.pop("system", None) or queries.read_system(ctx, key)
     return render(
         request,
         template,
@@ -52,7 +52,7 @@ def system_page(request: Request, ctx: Any, key: str, tab: str, template: str, *
 @router.get("/systems")
 def list_page(request: Request, ctx: WebCtx) -> Response:
     q = request.query_params
-    flt = service.SystemFilter(
+    flt = queries.SystemFilter(
         stage=q.get("stage") or None,
         risk_tier=q.get("risk_tier") or None,
         owner=q.get("owner") or None,
@@ -62,7 +62,7 @@ def list_page(request: Request, ctx: WebCtx) -> Response:
     sort = q.get("sort") or "key"
     if sort not in SORTS:
         sort = "key"
-    items, next_cursor = service.list_systems(ctx, flt, sort=sort, limit=50, cursor=q.get("cursor") or None)
+    items, next_cursor = queries.list_systems(ctx, flt, sort=sort, limit=50, cursor=q.get("cursor") or None)
     context: dict[str, Any] = {
         "systems": items,
         "next_cursor": next_cursor,
@@ -134,7 +134,13 @@ def register(request: Request, ctx: WebCtx, form: Form) -> Response:
 @router.get("/systems/{key}")
 def overview(request: Request, ctx: WebCtx, key: str) -> Response:
     return system_page(
-        request, ctx, key, "overview", "systems/overview.html", summary=_summary(request, ctx, key), stages=STAGES
+        request,
+        ctx,
+        key,
+        "overview",
+        "systems/overview.html",
+        summary=_summary(request, ctx, key),
+        stages=LIFECYCLE_STAGES,
     )
 
 
@@ -148,7 +154,7 @@ def _summary(request: Request, ctx: Any, key: str) -> list[dict[str, Any]]:
 @router.get("/systems/{key}/edit")
 def edit_form(request: Request, ctx: WebCtx, key: str) -> Response:
     ctx.require("systems:write")
-    system = service.read_system(ctx, key)
+    system = queries.read_system(ctx, key)
     return _edit_page(request, ctx, system, form=_as_form(system), errors={})
 
 
@@ -192,7 +198,7 @@ def _changes(system: SystemRead, form: Any) -> dict[str, Any]:
 
 @router.post("/systems/{key}/edit")
 def edit(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
-    system = service.read_system(ctx, key)
+    system = queries.read_system(ctx, key)
     submitted = values(form) | {"data_categories": [v for v in form.getlist("data_categories") if isinstance(v, str)]}
     try:
         changes = _changes(system, form)
@@ -215,7 +221,7 @@ def transition(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
     target = field(form, "to")
     reason = field(form, "reason") or None
     if target == "retired" and field(form, "confirm") != "yes":
-        current = service.read_system(ctx, key)
+        current = queries.read_system(ctx, key)
         ctx.require("systems:transition")
         return render(
             request,
@@ -254,7 +260,7 @@ def _first(exc: ValidationError) -> str:
 def ledger_tab(request: Request, ctx: WebCtx, key: str) -> Response:
     from charter.web.views.ledger import entries_for
 
-    system = service.read_system(ctx, key)
+    system = queries.read_system(ctx, key)
     entries, next_cursor = entries_for(
         ctx, entity_type="system", entity_id=key, cursor=request.query_params.get("cursor")
     )

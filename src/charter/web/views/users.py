@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from charter.access import service
-from charter.access.roles import PERMISSIONS, ROLE_PERMISSIONS, ROLES
 from charter.access.schemas import UserCreate, UserUpdate
-from charter.errors import CharterError
+from charter.kit.errors import CharterError
+from charter.kit.roles import PERMISSIONS, ROLE_PERMISSIONS, ROLES
 from charter.web.deps import Form, WebCtx, WebRoute, field
 from charter.web.forms import GENERAL, field_errors, optional_int, values
 from charter.web.render import redirect, render

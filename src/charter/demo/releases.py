@@ -86,14 +86,14 @@ def ship(ada: Ctx, approvers: list[Ctx], system: str, version: int, stage: str) 
 
 
 def _checklist(ada: Ctx, grace: Ctx, alan: Ctx, system: str, version: int) -> None:
-    from charter.releases.service import get_release
+    from charter.releases.store import get_release
 
     _system, release = get_release(ada.session, system, version)
     approve_review(ada, grace, alan, "deployment-approval", "release", release.id)
 
 
 def releases_story(ada: Ctx, alan: Ctx, grace: Ctx, advance: Advance) -> str:
-    from charter.inventory.service import get_system
+    from charter.inventory.queries import get_system
     from charter.risk import mitigations
     from charter.risk.models import Risk
     from charter.risk.schemas import MitigationCreate

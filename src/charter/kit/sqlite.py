@@ -1,64 +1,20 @@
-"""Engine, session factory and declarative base. Built by the app factory or CLI, never at import."""
+"""SQLite's transaction discipline, in one place.
+
+- Pragmas on every connection: WAL, foreign keys, busy_timeout 30 s, synchronous NORMAL; SQLAlchemy owns
+  transactions (pysqlite's own BEGIN handling breaks SAVEPOINT).
+- Every transaction begins IMMEDIATE (takes the write lock up front; docs/decisions.md D3), unless it asks
+  for a read-only one (`READ_ONLY` / `read_only(session)`: DEFERRED, no write lock).
+- Within one process, writers queue on an in-process lock before BEGIN IMMEDIATE (`WriterQueue`), so the
+  next writer starts as soon as the lock is free instead of sleeping in SQLite's busy handler.
+"""
 
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, sessionmaker
-from sqlalchemy.types import TypeDecorator
-
-from charter.clock import as_utc
-
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores UTC; always returns timezone-aware UTC datetimes (SQLite keeps no zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        value = as_utc(value)
-        if dialect.name == "sqlite":
-            return value.replace(tzinfo=None)
-        return value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else as_utc(value)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime()}
-
-
-class Versioned:
-    """Optimistic concurrency: every mutable record carries a version, bumped on each change.
-
-    Services compare the client's version with the stored one (a stale one is a 409 naming the current
-    version) and bump it. As a second line, the mapper adds `WHERE version = <the version read>` to every
-    UPDATE, so two writers that read the same version concurrently cannot both succeed: the later flush
-    raises StaleDataError, answered as 409 (problems.py).
-    """
-
-    version: Mapped[int] = mapped_column(default=1, nullable=False)
-
-    @declared_attr.directive
-    def __mapper_args__(cls) -> dict[str, Any]:
-        return {"version_id_col": cls.__table__.c.version, "version_id_generator": False}  # type: ignore[attr-defined]
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -92,7 +48,7 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {_begin_mode(conn)}")
 
 
-class _WriterQueue:
+class WriterQueue:
     """In-process queue for SQLite's write lock (one per engine on a database file).
 
     SQLite's busy handler makes a waiting writer sleep and retry (1, 2, 5, 10 ... 100 ms): under load,
@@ -159,30 +115,11 @@ def read_only(session: Session) -> None:
     session.connection(execution_options=READ_ONLY)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    if url.startswith("sqlite"):
-        if url.startswith("sqlite:///") and ":memory:" not in url:
-            from pathlib import Path
-
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        if ":memory:" not in url:
-            # One connection per server thread (anyio's pool has 40) and two per request (authentication,
-            # then the unit of work): with the default pool (5 + 10 overflow) the overflow connections were
-            # closed and reopened (with their PRAGMAs) on nearly every request under load.
-            kwargs.setdefault("pool_size", 40)
-            kwargs.setdefault("max_overflow", 40)
-        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
-        if ":memory:" in url:
-            event.listen(engine, "begin", _sqlite_begin)
-        else:
-            _WriterQueue().install(engine)
-        return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
-
-
-def make_session_factory(bind: Any) -> sessionmaker[Session]:
-    return sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
+def configure(engine: Engine, *, shared_memory: bool = False) -> None:
+    """Install the pragmas and the transaction discipline on a SQLite engine. An in-memory database
+    (one connection shared by the tests) begins IMMEDIATE without the writer queue."""
+    event.listen(engine, "connect", _sqlite_pragmas)
+    if shared_memory:
+        event.listen(engine, "begin", _sqlite_begin)
+    else:
+        WriterQueue().install(engine)

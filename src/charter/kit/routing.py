@@ -37,7 +37,7 @@ def add_routes(target: Router, source: Router) -> None:
         if type(route).__name__ == "_IncludedRouter" or not isinstance(route, BaseRoute):
             raise TypeError(
                 f"{route!r} is a nested router (include_router): declare its routes with the full prefix "
-                "and add them with charter.routing.add_routes"
+                "and add them with charter.kit.routing.add_routes"
             )
         target.routes.append(route)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from charter.access.schemas import UserCreate
 from charter.access.service import _create_user
-from charter.clock import Clock, FixedClock
 from charter.context import Ctx
 from charter.inventory import service as inventory
 from charter.inventory.schemas import SystemCreate, Transition
+from charter.kit.clock import Clock, FixedClock
 
 DEMO_PASSWORD = "charter-demo-password"
 
@@ -46,7 +46,7 @@ def seed(ctx: Ctx, clock: FixedClock, real: Clock) -> list[str]:
             users_affected=120_000,
         ),
     )
-    # support-chatbot reaches production the honest way: its releases pass the gates (charter.demo_releases),
+    # support-chatbot reaches production the honest way: its releases pass the gates (charter.demo.releases),
     # and deploying a release moves the system's lifecycle stage along.
     inventory.create_system(
         ctx,
@@ -76,6 +76,6 @@ def seed(ctx: Ctx, clock: FixedClock, real: Clock) -> list[str]:
     inventory.transition_system(ctx, doc.key, Transition(to="sandbox", version=doc.version))
     notes = [f"demo: seeded users grace/alan/ada/audrey (password '{DEMO_PASSWORD}') and 3 systems"]
     # Risks, a release history, a day of metrics with a firing alert, an open incident, a review in progress.
-    from charter.web.demo import extend_demo
+    from charter.demo.story import extend_demo
 
     return notes + extend_demo(ctx, clock, real)

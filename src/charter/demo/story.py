@@ -1,8 +1,8 @@
 """A living scenario for the console: risks, reviews, releases, metrics with a firing alert, an open incident.
 
-Built on the three systems charter.demo_data seeds (support-chatbot, claims-triage, contract-summariser)
+Built on the three systems charter.demo.data seeds (support-chatbot, claims-triage, contract-summariser)
 and its people (grace: governance, alan: approver, ada: engineer), entirely through the domain services,
-so every step is in the ledger and verifies. charter.demo_data.seed() calls extend_demo() (so do the
+so every step is in the ledger and verifies. charter.demo.data.seed() calls extend_demo() (so do the
 browser tests and scripts/screenshots.py, through seed()).
 """
 
@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from charter.access.models import User
 from charter.access.service import principal_of
-from charter.clock import Clock, FixedClock
 from charter.context import Ctx
+from charter.kit.clock import Clock, FixedClock
 
 
 def _as(ctx: Ctx, username: str) -> Ctx:
@@ -39,7 +39,7 @@ def extend_demo(ctx: Ctx, clock: FixedClock, real: Clock) -> list[str]:
 
     notes.append(_risks(ada, grace))
     advance(timedelta(hours=2))
-    from charter.demo_releases import releases_story
+    from charter.demo.releases import releases_story
 
     notes.append(releases_story(ada, alan, grace, advance))
     advance(timedelta(days=1))
@@ -54,13 +54,14 @@ def extend_demo(ctx: Ctx, clock: FixedClock, real: Clock) -> list[str]:
 
 def _risks(ada: Ctx, grace: Ctx) -> str:
     from charter.inventory import service as inventory
+    from charter.inventory.queries import get_system
     from charter.inventory.schemas import Transition
     from charter.risk import mitigations
     from charter.risk import service as risks
     from charter.risk.schemas import Assess, MitigationCreate, MitigationUpdate, RiskCreate
     from charter.risk.schemas import Transition as RiskTransition
 
-    claims = inventory.get_system(grace.session, "claims-triage")
+    claims = get_system(grace.session, "claims-triage")
     if claims.stage == "proposed":
         inventory.transition_system(grace, "claims-triage", Transition(to="sandbox", version=claims.version))
     made = [

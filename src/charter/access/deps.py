@@ -10,12 +10,12 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from charter.access.principal import Principal
 from charter.access.service import resolve_cached_token, resolve_token, touch_token
-from charter.clock import Clock
 from charter.context import Ctx
-from charter.db import read_only
-from charter.errors import Unauthenticated
+from charter.kit.clock import Clock
+from charter.kit.db import read_only
+from charter.kit.errors import Unauthenticated
+from charter.kit.principal import Principal
 from charter.ledger.head import read_head
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from charter.cli.common import JsonOpt, client, handle_errors, local_ctx, output, print_json
+from charter.kit.cli import JsonOpt, client, handle_errors, output, print_json
 
 if TYPE_CHECKING:
     from charter.ledger.checks import Checkpoint, VerifyResult
@@ -63,10 +63,11 @@ def verify(
             raise ValueError(f"no export file at {file}")
         result = verify_export(file, external)
     else:
-        from charter.db import read_only
-        from charter.ledger.service import verify_ledger
+        from charter.audit.queries import verify_ledger
+        from charter.context import local_context
+        from charter.kit.db import read_only
 
-        with local_ctx(commit=False) as ctx:
+        with local_context(commit=False) as ctx:
             read_only(ctx.session)
             result = verify_ledger(ctx, external)
     if as_json:
@@ -85,9 +86,11 @@ def checkpoint(
     """Sign a checkpoint of the chain now and print the JSON to keep outside the database."""
     import json
 
-    from charter.ledger.service import checkpoint_data, create_checkpoint
+    from charter.audit.queries import checkpoint_data
+    from charter.audit.service import create_checkpoint
+    from charter.context import local_context
 
-    with local_ctx() as ctx:
+    with local_context() as ctx:
         data = checkpoint_data(create_checkpoint(ctx)).to_dict()
     text = json.dumps(data, indent=2) + "\n"
     if out is None:
@@ -106,10 +109,11 @@ def export(
     out: Path = typer.Option(..., "--out", help="the JSON Lines file to write"),
 ) -> None:
     """Export the whole ledger to a JSON Lines file that verifies offline (charter audit verify --file)."""
-    from charter.db import read_only
-    from charter.ledger.service import export_ledger
+    from charter.audit.queries import export_ledger
+    from charter.context import local_context
+    from charter.kit.db import read_only
 
-    with local_ctx(commit=False) as ctx, out.open("w", encoding="utf-8", newline="\n") as fh:
+    with local_context(commit=False) as ctx, out.open("w", encoding="utf-8", newline="\n") as fh:
         read_only(ctx.session)
         summary = export_ledger(ctx, fh)
     typer.echo(

@@ -8,15 +8,13 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from charter.client import Client
-    from charter.context import Ctx
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,7 +73,7 @@ def describe_error(exc: BaseException) -> tuple[str, int] | None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from charter.client import ClientError
-    from charter.errors import CharterError
+    from charter.kit.errors import CharterError
 
     if isinstance(exc, ClientError):
         return exc.detail + (f" [{exc.status}]" if exc.status else ""), 2 if exc.status == 422 else 1
@@ -144,46 +142,3 @@ def output(data: Any, columns: Sequence[str], as_json: bool, title: str | None =
         print_table(data, columns, title)
     else:
         print_table([data], columns, title)
-
-
-@contextmanager
-def local_ctx(commit: bool = True) -> Iterator[Ctx]:
-    """A context on the local database (CHARTER_DATABASE_URL / CHARTER_DATA_DIR) for admin commands.
-
-    Acts as the built-in 'system' principal named after the operating-system user.
-    """
-    import getpass
-
-    from charter.access.principal import Principal
-    from charter.clock import SystemClock
-    from charter.context import Ctx
-    from charter.db import make_engine, make_session_factory
-    from charter.settings import Settings
-
-    settings = Settings()
-    engine = make_engine(settings.db_url)
-    try:
-        _require_migrated(engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    session = make_session_factory(engine)()
-    principal = Principal(kind="system", user_id=None, name=f"cli:{getpass.getuser()}", role="admin")
-    ctx = Ctx(session=session, principal=principal, clock=SystemClock(), settings=settings)
-    try:
-        yield ctx
-        if commit:
-            ctx.commit()
-    finally:
-        session.rollback()
-        session.close()
-        engine.dispose()
-
-
-def _require_migrated(engine: Any) -> None:
-    from charter.migrate import migration_status
-
-    with engine.connect() as conn:
-        status = migration_status(conn)
-    if not status["current"]:
-        raise fail("the database is not migrated; run 'charter db upgrade' first")

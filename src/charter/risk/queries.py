@@ -11,8 +11,9 @@ from sqlalchemy import Select, and_, or_, select
 
 from charter.access.models import User
 from charter.inventory.models import AISystem
-from charter.inventory.service import get_system
-from charter.pagination import paginate
+from charter.inventory.queries import get_system
+from charter.kit.clock import as_utc
+from charter.kit.pagination import paginate
 from charter.risk import rules
 from charter.risk.matrices import active_matrix, categories, get_matrix
 from charter.risk.matrix import MatrixSpec
@@ -365,3 +366,33 @@ def _system_report(name: str, risks: list[Risk], lookup: Lookup, now: datetime) 
             out += f"Residual: {r.residual_level} (Score: {r.residual_score})\n"
         out += "-" * 50 + "\n"
     return out
+
+
+def gate_facts(session: Session, system_id: int, now: datetime) -> dict[str, Any]:
+    """The risk facts a deployment gate evaluates for one AI system (contract in docs/risk.md).
+
+    Pure read: no permission check (the caller checks 'gate:check'), no writes. Counts and key lists:
+    open_total, open_critical, open_high, open_high_without_mitigation, open_high_without_plan,
+    open_unassessed, overdue_reviews, accepted_expired, open_by_level {LOW, MEDIUM, HIGH, CRITICAL,
+    UNASSESSED}, open_keys, open_critical_keys, high_without_mitigation_keys, high_without_plan_keys,
+    overdue_review_keys, accepted_expired_keys.
+    """
+    now = as_utc(now)
+    risks = list(session.execute(select(Risk).where(Risk.system_id == system_id, Risk.status != "closed")).scalars())
+    by_risk: dict[int, list[str]] = {r.id: [] for r in risks}
+    if risks:
+        stmt = select(RiskMitigation.risk_id, RiskMitigation.status).where(RiskMitigation.risk_id.in_(list(by_risk)))
+        for risk_id, status in session.execute(stmt):
+            by_risk[risk_id].append(status)
+    rows = [
+        rules.FactRow(
+            key=r.key,
+            status=r.status,
+            level=r.level,
+            next_review_at=r.next_review_at,
+            accepted_until=r.accepted_until,
+            mitigation_statuses=tuple(by_risk[r.id]),
+        )
+        for r in risks
+    ]
+    return rules.compute_gate_facts(rows, now)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from charter.access.models import User
-from charter.errors import NotFound
 from charter.evidence.models import Evidence
 from charter.evidence.rules import is_expired
 from charter.evidence.service import to_read as evidence_read
+from charter.kit.errors import NotFound
 from charter.procedures import rules
+from charter.procedures.loader import shipped_templates
 from charter.procedures.models import ProcedureRun, RunItem, RunItemEvidence, SopTemplate
 from charter.procedures.schemas import (
     ExceptionRead,
@@ -25,6 +26,7 @@ from charter.procedures.schemas import (
 )
 from charter.procedures.subjects import describe
 from charter.procedures.template_schema import TemplateSpec, answer_roles, signoff_roles
+from charter.procedures.templates import latest_templates, spec_of
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -221,3 +223,62 @@ def run_read(session: Session, loaded: LoadedRun) -> RunRead:
             for s in spec.sections
         ],
     )
+
+
+def fact_key(template_key: str) -> str:
+    return template_key.replace("-", "_")
+
+
+def gate_facts(session: Session, subject_type: str, subject_id: int, now: datetime) -> dict[str, Any]:
+    """Per template (key with '-' → '_'): the latest non-cancelled run's state for this subject.
+
+    {"ethical_review": {"status", "approved", "completion_pct", "sections", "open_items", ...}, ...}
+    Every template applying to the subject type appears; one never run has status "not_started".
+    The caller checks permissions (gate:check). Contract: docs/procedures.md.
+    """
+    when = now
+    facts: dict[str, Any] = {}
+    specs = {t.key: spec_of(t) for t in latest_templates(session)}
+    for shipped in shipped_templates():  # not yet synced into this database
+        specs.setdefault(shipped.key, shipped)
+    for key, spec in sorted(specs.items()):
+        if subject_type in spec.applies_to:
+            facts[fact_key(key)] = {
+                "status": "not_started",
+                "approved": False,
+                "completion_pct": 0.0,
+                "sections": {s.id: 0.0 for s in spec.sections},
+                "open_items": sum(1 for _, i in spec.items() if i.required),
+                "run_id": None,
+                "template_version": None,
+                "exceptions": 0,
+                "expired_evidence": 0,
+            }
+    runs = session.execute(
+        select(ProcedureRun)
+        .where(
+            ProcedureRun.subject_type == subject_type,
+            ProcedureRun.subject_id == subject_id,
+            ProcedureRun.status != "cancelled",
+        )
+        .order_by(ProcedureRun.id.desc())
+    ).scalars()
+    seen: set[str] = set()
+    for run in runs:
+        if run.template_key in seen:
+            continue
+        seen.add(run.template_key)
+        loaded = load(session, run, when)
+        comp = rules.completion(loaded.states)
+        facts[fact_key(run.template_key)] = {
+            "status": run.status,
+            "approved": loaded.approved,
+            "completion_pct": comp.pct,
+            "sections": comp.sections,
+            "open_items": len(loaded.blockers),
+            "run_id": run.id,
+            "template_version": run.template_version,
+            "exceptions": sum(1 for a in loaded.assessments if a.excepted),
+            "expired_evidence": sum(len(s.expired_evidence) for s in loaded.states),
+        }
+    return facts

@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
-from charter.db import UTCDateTime
-from charter.errors import ValidationFailed
+from charter.kit.db import UTCDateTime
+from charter.kit.errors import ValidationFailed
 
 T = TypeVar("T")
 MAX_LIMIT = 500

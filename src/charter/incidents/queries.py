@@ -22,7 +22,7 @@ from charter.incidents.store import current_roles, get_incident, links, username
 from charter.incidents.timeline import entries
 from charter.incidents.timeline import to_read as timeline_read
 from charter.inventory.models import AISystem
-from charter.pagination import paginate
+from charter.kit.pagination import paginate
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from charter import __version__, routing
-from charter.clock import Clock, SystemClock
-from charter.db import make_engine, make_session_factory
-from charter.problems import RequestPlumbing, install_error_handlers, problem_response
-from charter.settings import Settings
-
-WEB_MODULE = "charter.web.app"
+from charter import __version__
+from charter.http.problems import RequestPlumbing, install_error_handlers, problem_response
+from charter.kit import routing
+from charter.kit.clock import Clock, SystemClock
+from charter.kit.db import make_engine, make_session_factory
+from charter.kit.migrate import migration_status
+from charter.kit.registry import load_all, load_models
+from charter.kit.settings import Settings
+from charter.sweeps import start_sweeper
+from charter.web.app import install as install_console
 
 
 def create_app(
@@ -42,8 +42,6 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweeper = None
         if sweeper_interval:
-            from charter.sweeps import start_sweeper
-
             sweeper = start_sweeper(app, interval=sweeper_interval)
         try:
             yield
@@ -74,13 +72,10 @@ def create_app(
         registry=registry,
     )
 
-    import charter.models  # noqa: F401  (every table known before the first request)
-    from charter.modules import DOMAINS, load
-
-    for domain in DOMAINS:
-        module = load(domain, "api")
-        if module is not None:
-            routing.add_routes(app.router, module.router)  # flat: see charter.routing
+    load_models()  # every table known before the first request
+    for module in load_all("api"):
+        for router in getattr(module, "routers", (module.router,)):
+            routing.add_routes(app.router, router)  # flat: see charter.kit.routing
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -88,8 +83,6 @@ def create_app(
 
     @app.get("/readyz", tags=["health"], response_model=None)
     def readyz() -> Any:
-        from charter.migrate import migration_status
-
         try:
             with session_factory() as session:
                 session.execute(text("SELECT 1"))
@@ -106,14 +99,6 @@ def create_app(
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    web = importlib.import_module(WEB_MODULE) if importlib.util.find_spec(WEB_MODULE) else None
-    if web is not None:
-        web.install(app)
-    else:
-
-        @app.get("/", include_in_schema=False)
-        def root(request: Request) -> JSONResponse:
-            return JSONResponse({"name": "Charter", "version": __version__, "docs": "/docs"})
-
+    install_console(app)
     routing.install(app.router)
     return app

@@ -7,13 +7,15 @@ stay in order, and the last day of metrics ends at the real now.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select
 
-from charter.clock import FixedClock
-from charter.context import Ctx
+from charter.context import Ctx, install_shipped
+from charter.demo.data import seed
 from charter.inventory.models import AISystem
+from charter.kit.clock import FixedClock
 
 HISTORY = timedelta(days=45)
 
@@ -21,10 +23,7 @@ HISTORY = timedelta(days=45)
 def seed_demo(ctx: Ctx) -> list[str]:
     if ctx.session.execute(select(AISystem.id).limit(1)).first():
         return ["demo: the database already has systems; nothing seeded"]
-    from charter.demo_data import seed
-
     clock = FixedClock(ctx.now() - HISTORY)
-    story = Ctx(
-        session=ctx.session, principal=ctx.principal, clock=clock, settings=ctx.settings, request_id=ctx.request_id
-    )
-    return seed(story, clock, ctx.clock)
+    story = replace(ctx, clock=clock)
+    notes = install_shipped(story)  # at the story's start, so the ledger's timestamps stay in order
+    return [*notes, *seed(story, clock, ctx.clock)]

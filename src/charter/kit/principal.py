@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from charter.access.roles import PERMISSIONS, permissions_for
-from charter.errors import PermissionDenied
+from charter.kit.errors import PermissionDenied
+from charter.kit.roles import PERMISSIONS, permissions_for
 
 
 @dataclass(frozen=True)

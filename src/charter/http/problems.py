@@ -16,13 +16,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from charter.errors import CharterError
+from charter.kit.errors import CharterError
 
 log = logging.getLogger("charter")
 PROBLEM = "application/problem+json"
 
 
-# The problem type of each HTTP status, shared with the domain errors in charter.errors.
+# The problem type of each HTTP status, shared with the domain errors in charter.kit.errors.
 SLUGS = {
     400: "bad-request",
     401: "unauthenticated",

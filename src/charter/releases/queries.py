@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from charter.inventory.service import get_system
+from charter.context import Ctx
+from charter.inventory.models import AISystem
+from charter.inventory.queries import get_system
+from charter.kit.errors import NotFound
 from charter.releases.facts import allowed_stages
+from charter.releases.gate import to_read as to_gate_read
 from charter.releases.history import current_pointers
-from charter.releases.models import Release, ReleaseApproval, ReleaseStage, ReleaseStageConfig
+from charter.releases.models import GateEvaluation, Release, ReleaseApproval, ReleaseStage, ReleaseStageConfig
 from charter.releases.rules import TRANSITIONS, diff
-from charter.releases.schemas import ApprovalRead, ArtifactRead, ReleaseRead, ReleaseSummary, StageRead, StagesRead
-from charter.releases.service import artifact_dicts, artifacts_of, change_of, get_release
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from charter.context import Ctx
-    from charter.inventory.models import AISystem
+from charter.releases.schemas import (
+    ApprovalRead,
+    ArtifactRead,
+    GateRead,
+    ReleaseRead,
+    ReleaseSummary,
+    StageRead,
+    StagesRead,
+)
+from charter.releases.store import artifact_dicts, artifacts_of, change_of, get_release
 
 
 def to_read(session: Session, system: AISystem, release: Release) -> ReleaseRead:
@@ -128,3 +135,28 @@ def read_stages(ctx: Ctx, system_key: str) -> StagesRead:
         version=config.version if config else None,
         pointers=current_pointers(ctx.session, system),
     )
+
+
+def list_evaluations(ctx: Ctx, system_key: str, version: int, stage: str | None = None) -> list[GateRead]:
+    """The stored gate evaluations of a release, newest first (at most 200)."""
+    ctx.require("releases:read")
+    _system, release = get_release(ctx.session, system_key, version)
+    stmt = select(GateEvaluation).where(GateEvaluation.release_id == release.id)
+    if stage is not None:
+        stmt = stmt.where(GateEvaluation.stage == stage)
+    rows = ctx.session.execute(stmt.order_by(GateEvaluation.id.desc()).limit(200)).scalars()
+    return [to_gate_read(e, system_key, version) for e in rows]
+
+
+def read_evaluation(ctx: Ctx, evaluation_id: int) -> GateRead:
+    """One stored gate evaluation, with the facts it saw."""
+    ctx.require("releases:read")
+    row = ctx.session.execute(
+        select(GateEvaluation, AISystem.key, Release.version)
+        .join(AISystem, AISystem.id == GateEvaluation.system_id)
+        .join(Release, Release.id == GateEvaluation.release_id)
+        .where(GateEvaluation.id == evaluation_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no gate evaluation {evaluation_id}", entity="gate_evaluation")
+    return to_gate_read(row[0], row[1], row[2], include_facts=True)
