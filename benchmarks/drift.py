@@ -38,8 +38,8 @@ def make_data(rows: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str
 
 
 def run_charter(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray]) -> tuple[float, dict[str, bool], float]:
-    from charter.monitoring import drift
-    from charter.monitoring.profiles import build_profile
+    from charter.monitoring.drift import rules as drift
+    from charter.monitoring.drift.profiles import build_profile
 
     started = time.perf_counter()
     reference = build_profile(ref)

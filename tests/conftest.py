@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from charter.access.models import User
 from charter.access.schemas import TokenCreate
 from charter.access.service import issue_token
-from charter.bootstrap import install_defaults
+from charter.bootstrap import install_defaults, migrate
 from charter.context import Ctx
 from charter.http.app import create_app
 from charter.kit.cache import clear_all
@@ -79,6 +79,40 @@ def engine(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[En
     install_defaults(eng, Settings(env="test", data_dir=tmp_path_factory.mktemp("defaults")), FixedClock())
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def own_database(tmp_path: Path) -> Iterator[Engine]:
+    """A database of its own (a SQLite file, or a new PostgreSQL database), migrated with the shipped content
+    installed: for tests that need real commits from several connections, processes or servers."""
+    settings = Settings(env="test", data_dir=tmp_path / "own-data")
+    if not PG_URL:
+        eng = make_engine(f"sqlite:///{tmp_path / 'own.db'}")
+        migrate(eng, settings, FixedClock())
+        yield eng
+        eng.dispose()
+        return
+    base = make_url(PG_URL)
+    name = f"charter_own_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    eng = make_engine(base.set(database=name).render_as_string(hide_password=False))
+    try:
+        migrate(eng, settings, FixedClock())
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
 
 
 @pytest.fixture(autouse=True)

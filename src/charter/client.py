@@ -176,7 +176,7 @@ class Client:
         release: str = "",
         version: int | None = None,
     ) -> dict[str, Any]:
-        """Store a reference profile built locally (charter.monitoring.profiles.build_profile)."""
+        """Store a reference profile built locally (charter.monitoring.drift.profiles.build_profile)."""
         body = {"profile": profile, "release": release, "version": version}
         return self.request("PUT", f"/api/v1/systems/{system}/drift/profiles/{name}", json=body)  # type: ignore[no-any-return]
 

@@ -13,7 +13,7 @@ import charter.incidents.alerts  # noqa: F401  (registers the monitoring hook, a
 from charter.incidents import queries, service
 from charter.incidents.models import Incident
 from charter.incidents.schemas import TransitionIn
-from charter.monitoring import ingest
+from charter.monitoring.metrics import service as ingest
 from tests.incidents.conftest import ledger
 
 _ids = itertools.count(1)

@@ -6,8 +6,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from charter.incidents import metrics, postmortem, queries, service
+from charter.incidents import metrics, queries, service
 from charter.incidents.export import postmortem_markdown
+from charter.incidents.postmortems import service as postmortem
 from charter.incidents.schemas import ActionCreate, ActionUpdate, PostmortemWrite, ReviewIn, TransitionIn
 from charter.incidents.store import automatic
 from charter.kit.errors import Conflict, IllegalTransition, PermissionDenied, StaleVersion, ValidationFailed

@@ -24,6 +24,7 @@ from charter.incidents.rules import (
     reminder_times,
     report_deadline,
 )
+from charter.kit.content import ContentInvalid
 from charter.kit.errors import IllegalTransition, ValidationFailed
 
 CAT = catalog.load()
@@ -246,5 +247,5 @@ def test_broken_content_stops_start_up_naming_the_file(
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new, 1))
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ContentInvalid, match=message):
         catalog.build(directory)

@@ -13,7 +13,7 @@ from charter.inventory import service as inventory
 from charter.inventory.models import AISystem
 from charter.inventory.schemas import SystemCreate
 from charter.ledger.models import LedgerEntry
-from charter.monitoring import ingest
+from charter.monitoring.metrics import service as ingest
 from charter.monitoring.schemas import BatchResult
 
 # Seed 002's example reading of a healthy system.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from charter.monitoring import series
-from charter.monitoring.alert_rules import list_rules
+from charter.monitoring.alerts.service import list_rules
+from charter.monitoring.metrics import queries as series
 from charter.monitoring.models import Alert, MetricPoint
 
 from .conftest import SEED_HEALTHY, count, ledger_actions

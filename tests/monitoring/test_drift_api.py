@@ -9,7 +9,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from charter.monitoring.profiles import build_profile
+from charter.monitoring.drift.profiles import build_profile
 
 URL = "/api/v1/systems/support-bot"
 rng = np.random.default_rng(11)

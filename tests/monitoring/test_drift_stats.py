@@ -14,8 +14,8 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from charter.monitoring import drift_stats as ds
-from charter.monitoring.profiles import build_profile
+from charter.monitoring.drift import stats as ds
+from charter.monitoring.drift.profiles import build_profile
 
 
 def profiles(ref, cur):  # type: ignore[no-untyped-def]

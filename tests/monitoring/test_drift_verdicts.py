@@ -14,8 +14,8 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from charter.monitoring import drift
-from charter.monitoring.profiles import build_profile
+from charter.monitoring.drift import rules as drift
+from charter.monitoring.drift.profiles import build_profile
 
 NUMERIC = ("income", "age", "score_bucket")
 CATEGORICAL = ("channel", "returning")

@@ -12,8 +12,9 @@ from charter.context import Ctx
 from charter.kit.errors import PermissionDenied
 from charter.kit.principal import SYSTEM
 from charter.ledger.models import LedgerEntry
-from charter.monitoring import ingest, postdeploy
+from charter.monitoring import postdeploy
 from charter.monitoring.gate_facts import gate_facts
+from charter.monitoring.metrics import service as ingest
 from charter.monitoring.models import PostDeployWatch
 from charter.monitoring.schemas import PostDeployConfigIn
 from charter.monitoring.sweeps import sweep

@@ -9,16 +9,16 @@ import sys
 import numpy as np
 import pytest
 
-from charter.monitoring import drift
-from charter.monitoring.datasets import detect_format, read_columns
-from charter.monitoring.profiles import ProfileError, build_profile, merge_profiles, validate_profile
+from charter.monitoring.drift import rules as drift
+from charter.monitoring.drift.datasets import detect_format, read_columns
+from charter.monitoring.drift.profiles import ProfileError, build_profile, merge_profiles, validate_profile
 
 rng = np.random.default_rng(7)
 
 
 def test_the_profile_builder_imports_without_the_server() -> None:
     code = (
-        "import sys; import charter.monitoring.profiles, charter.monitoring.datasets; "
+        "import sys; import charter.monitoring.drift.profiles, charter.monitoring.drift.datasets; "
         "bad = [m for m in ('sqlalchemy', 'fastapi', 'scipy', 'charter.kit.db') if m in sys.modules]; "
         "print(','.join(bad))"
     )

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from charter.kit.errors import IllegalTransition
-from charter.monitoring import rules as R
+from charter.monitoring.alerts import rules as R
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 

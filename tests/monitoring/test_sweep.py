@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from charter.context import Ctx
 from charter.kit.principal import SYSTEM
-from charter.monitoring import alert_rules, series
-from charter.monitoring.hooks import AlertChange, on_alert_change, remove_alert_hook
+from charter.monitoring.alerts import service as alert_rules
+from charter.monitoring.alerts.hooks import AlertChange, on_alert_change, remove_alert_hook
+from charter.monitoring.metrics import queries as series
 from charter.monitoring.models import MetricBatch, MetricPoint, MetricRollup
 from charter.monitoring.schemas import RuleCreate, RuleUpdate
 from charter.monitoring.sweeps import sweep

@@ -53,7 +53,7 @@ def test_a_broken_template_is_refused_naming_file_line_and_field(client_for: Any
     assert r.status_code == 422
     body = r.json()
     assert body["detail"].startswith("invalid procedure template mine.yaml:4: kind:")
-    assert body["errors"][0] == {"file": "mine.yaml", "line": 4, "loc": "kind", "msg": body["errors"][0]["msg"]}
+    assert body["errors"][0] == {"file": "mine.yaml", "line": 4, "field": "kind", "msg": body["errors"][0]["msg"]}
     report = client_for("viewer").post("/api/v1/sops/validate", json={"content": broken, "filename": "mine.yaml"})
     assert report.status_code == 200 and report.json()["valid"] is False
     assert report.json()["problems"][0]["line"] == 4

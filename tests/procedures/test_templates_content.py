@@ -154,7 +154,7 @@ def problems(text: str) -> list[tuple[int | None, str, str]]:
     with pytest.raises(TemplateInvalid) as exc:
         parse_template(text, "my-review.yaml")
     assert str(exc.value.detail).startswith("invalid procedure template my-review.yaml")
-    return [(p.line, p.loc, p.msg) for p in exc.value.problems]
+    return [(p.line, p.field, p.message) for p in exc.value.problems]
 
 
 def test_a_good_template_parses() -> None:
@@ -224,7 +224,7 @@ def test_item_signoff_roles_that_leave_nobody_to_sign_are_refused() -> None:
 
 
 def test_a_template_must_be_a_mapping() -> None:
-    assert problems("- just\n- a list\n") == [(1, "", "the template must be a YAML mapping (key: value)")]
+    assert problems("- just\n- a list\n") == [(1, "", "the file must be a YAML mapping (key: value)")]
 
 
 def test_several_problems_are_all_reported() -> None:

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from charter.kit.content import ContentInvalid
 from charter.kit.errors import ValidationFailed
 from charter.risk.content import MATRIX_DIR, parse_categories, parse_matrix, shipped_categories, shipped_default
 from charter.risk.matrix import LEVEL_ORDER, LevelBand, MatrixSpec, ScalePoint, level_rank
-from charter.risk.yamlload import ContentInvalid
 
 SEED = shipped_default()
 
@@ -193,10 +193,11 @@ def test_unknown_fields_and_duplicate_keys_are_named() -> None:
     problems = _problems(text)
     assert problems == [
         f"org/matrix.yaml:{_line_of(text, 'version: 2')}: version: "
-        f"duplicate key (first given on line {_line_of(text, 'version: 1')})"
+        f"the key appears twice (first on line {_line_of(text, 'version: 1')})"
     ]
     text = _seed_text().replace("acceptance_max_days: 365", "acceptance_max_days: 365\ncolour: red")
-    assert _problems(text) == [f"org/matrix.yaml:{_line_of(text, 'colour')}: colour: Extra inputs are not permitted"]
+    unknown = "unknown field (check the spelling; the documentation lists the fields)"
+    assert _problems(text) == [f"org/matrix.yaml:{_line_of(text, 'colour')}: colour: {unknown}"]
 
 
 def test_yaml_syntax_errors_name_the_line() -> None:

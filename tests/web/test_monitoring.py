@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from charter.inventory.schemas import SystemCreate
 from charter.inventory.service import create_system
-from charter.monitoring import alert_rules, ingest
+from charter.monitoring.alerts import service as alert_rules
+from charter.monitoring.metrics import service as ingest
 from charter.monitoring.schemas import RuleCreate
 from charter.web.charts import Threshold, line_chart
 

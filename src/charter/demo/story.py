@@ -99,7 +99,7 @@ def _risks(ada: Ctx, grace: Ctx) -> str:
 
 
 def _metrics(ada: Ctx) -> str:
-    from charter.monitoring import ingest
+    from charter.monitoring.metrics import service as ingest
 
     now = ada.now()
     start = now - timedelta(hours=24)

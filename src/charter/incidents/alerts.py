@@ -17,7 +17,7 @@ from charter.incidents.rules import LIVE
 from charter.incidents.schemas import IncidentCreate
 from charter.incidents.store import add_link, automatic
 from charter.incidents.timeline import add_event
-from charter.monitoring.hooks import AlertChange, on_alert_change
+from charter.monitoring.alerts.hooks import AlertChange, on_alert_change
 
 if TYPE_CHECKING:
     from charter.context import Ctx

@@ -1,4 +1,4 @@
-"""Incidents over HTTP (mounted under /api/v1). Postmortem routes are in api_postmortem.py."""
+"""Incidents over HTTP (mounted under /api/v1). Postmortem routes are in postmortems/api.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from charter.access.deps import CtxDep
 from charter.access.service import principal_of
 from charter.incidents import alerts as _alert_hook  # noqa: F401  (registers the monitoring alert hook)
 from charter.incidents import (
-    api_postmortem,
     catalog,
     escalation,
     metrics,
@@ -24,6 +23,7 @@ from charter.incidents import (
     service,
 )
 from charter.incidents import timeline as timeline_service
+from charter.incidents.postmortems import api as postmortems_api
 from charter.incidents.schemas import (
     AckResult,
     IncidentCreate,
@@ -157,18 +157,7 @@ def install_policy(body: PolicyInstall, ctx: CtxDep) -> dict[str, Any]:
 
 @router.post("/sweep", summary="Run the incident and notification sweeps now (escalations, reminders, deliveries)")
 def run_sweeps(ctx: CtxDep) -> dict[str, Any]:
-    from charter.incidents import sweeps as _registered  # noqa: F401  (registers the incident sweeps)
-    from charter.notifications.delivery import deliver_pending
-
-    ctx.require("incidents:manage")
-    out = {
-        "escalation": escalation.sweep(ctx),
-        "regulatory": regulatory.sweep(ctx),
-        "action_items": metrics.sweep_overdue_actions(ctx),
-        "deliveries": deliver_pending(ctx).model_dump(),
-    }
-    ctx.commit()
-    return out
+    return service.sweep_now(ctx)
 
 
 @router.get("", summary="List incidents")
@@ -207,7 +196,7 @@ def open_incident(body: IncidentCreate, ctx: CtxDep) -> IncidentDetail:
     return _detail(ctx, incident.key)
 
 
-add_routes(router, api_postmortem.router)
+add_routes(router, postmortems_api.router)
 
 
 # ----------------------------------------------------------------------------- one incident

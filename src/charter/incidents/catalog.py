@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from charter.incidents.rules import (
@@ -27,9 +26,12 @@ from charter.incidents.rules import (
     Target,
     parse_duration,
 )
+from charter.kit.content import Loc, content_path, load_model, read_text
 from charter.kit.errors import ValidationFailed
+from charter.risk.content import shipped_categories
 
-CONTENT_DIR = Path(__file__).resolve().parent.parent / "content" / "incidents"
+CONTENT_DIR = content_path("incidents")
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -188,73 +190,93 @@ def parse_policy(data: Any, severities: dict[str, Severity]) -> Policy:
     return policy_from_doc(doc)
 
 
-def _read(name: str, directory: Path) -> Any:
+class SeveritiesFile(_Strict):
+    severities: list[SeverityDoc] = Field(min_length=1)
+
+
+class TaxonomyFile(BaseModel):
+    roles: list[NamedDoc] = Field(min_length=1)
+
+
+class RegulatoryFile(_Strict):
+    serious_incident: SeriousDoc
+
+
+class AlertsFile(_Strict):
+    open_incident_for: dict[str, str] = Field(default_factory=dict)
+    harm_category: str | None = None
+
+
+def _file(directory: Path, name: str, model: type[_M], semantic: Any = None) -> _M:
     path = directory / name
-    with path.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    return load_model(read_text(path), f"content/incidents/{name}", model, semantic)
 
 
 def build(directory: Path = CONTENT_DIR) -> Catalog:
-    """Read and validate every incident content file; raise ValueError naming the file on any problem."""
-    current = ""
-    try:
-        current = "severities.yaml"
-        sev_docs = [SeverityDoc.model_validate(s) for s in _read(current, directory)["severities"]]
-        severities = {s.key: Severity(**s.model_dump()) for s in sev_docs}
-        if len(severities) != len(sev_docs) or len({s.rank for s in sev_docs}) != len(sev_docs):
-            raise ValueError("severity keys and ranks must be unique")
+    """Read and validate every incident content file; a problem is a ContentInvalid naming file, line and field."""
+    sev_docs = _file(
+        directory,
+        "severities.yaml",
+        SeveritiesFile,
+        lambda f: [
+            (("severities",), "severity keys and ranks must be unique")
+            for _ in [0]
+            if len({s.key for s in f.severities}) != len(f.severities)
+            or len({s.rank for s in f.severities}) != len(f.severities)
+        ],
+    ).severities
+    severities = {s.key: Severity(**s.model_dump()) for s in sev_docs}
+    life = _file(directory, "lifecycle.yaml", LifecycleDoc)
+    lifecycle = Lifecycle(
+        initial=life.initial,
+        statuses={
+            s.key: Status(key=s.key, label=s.label, category=s.category, next=tuple(s.next), reopen=tuple(s.reopen))
+            for s in life.statuses
+        },
+    )
+    harms = {c.key: c.label for c in shipped_categories()}
+    tax = _file(
+        directory,
+        "taxonomy.yaml",
+        TaxonomyFile,
+        lambda f: (
+            [] if any(r.key == "commander" for r in f.roles) else [(("roles",), "roles must include 'commander'")]
+        ),
+    )
+    roles = {d.key: d.label for d in tax.roles}
 
-        current = "lifecycle.yaml"
-        life = LifecycleDoc.model_validate(_read(current, directory))
-        lifecycle = Lifecycle(
-            initial=life.initial,
-            statuses={
-                s.key: Status(key=s.key, label=s.label, category=s.category, next=tuple(s.next), reopen=tuple(s.reopen))
-                for s in life.statuses
-            },
-        )
+    def escalation_problems(doc: EscalationDoc) -> list[tuple[Loc, str]]:
+        found: list[tuple[Loc, str]] = []
+        keys = [p.key for p in doc.policies]
+        if doc.default_policy not in keys:
+            found.append((("default_policy",), f"default_policy '{doc.default_policy}' is not one of the policies"))
+        for i, policy in enumerate(doc.policies):
+            unknown = set(policy.ack_timeouts) - set(severities)
+            if unknown:
+                found.append((("policies", i, "ack_timeouts"), f"unknown severities {', '.join(sorted(unknown))}"))
+        return found
 
-        current = "taxonomy.yaml"
-        tax = _read(current, directory)
-        from charter.risk.content import shipped_categories
+    esc = _file(directory, "escalation.yaml", EscalationDoc, escalation_problems)
+    policies = {p.key: policy_from_doc(p) for p in esc.policies}
+    reg = _file(directory, "regulatory.yaml", RegulatoryFile).serious_incident
+    regulatory = Regulatory(
+        reference=reg.reference,
+        cases={c.key: RegulatoryCase(**c.model_dump()) for c in reg.cases},
+        reminders=tuple(Reminder(**r.model_dump()) for r in reg.reminders),
+        notify_roles=tuple(r.role for r in reg.notify),
+    )
 
-        harms = {c.key: c.label for c in shipped_categories()}
-        roles = {d.key: d.label for d in (NamedDoc.model_validate(r) for r in tax["roles"])}
-        if "commander" not in roles:
-            raise ValueError("roles must include 'commander'")
+    def alert_problems(doc: AlertsFile) -> list[tuple[Loc, str]]:
+        found: list[tuple[Loc, str]] = [
+            (("open_incident_for", alert_sev), f"unknown severity '{sev}'")
+            for alert_sev, sev in doc.open_incident_for.items()
+            if sev not in severities
+        ]
+        if doc.harm_category is not None and doc.harm_category not in harms:
+            found.append((("harm_category",), f"unknown '{doc.harm_category}'"))
+        return found
 
-        current = "escalation.yaml"
-        esc = EscalationDoc.model_validate(_read(current, directory))
-        policies = {p.key: parse_policy(p.model_dump(), severities) for p in esc.policies}
-        if esc.default_policy not in policies:
-            raise ValueError(f"default_policy '{esc.default_policy}' is not one of the policies")
-
-        current = "regulatory.yaml"
-        reg = SeriousDoc.model_validate(_read(current, directory)["serious_incident"])
-        regulatory = Regulatory(
-            reference=reg.reference,
-            cases={c.key: RegulatoryCase(**c.model_dump()) for c in reg.cases},
-            reminders=tuple(Reminder(**r.model_dump()) for r in reg.reminders),
-            notify_roles=tuple(r.role for r in reg.notify),
-        )
-
-        current = "alerts.yaml"
-        alerts = _read(current, directory) or {}
-        mapping = {str(k).lower(): str(v) for k, v in (alerts.get("open_incident_for") or {}).items()}
-        for alert_sev, sev in mapping.items():
-            if sev not in severities:
-                raise ValueError(f"open_incident_for.{alert_sev}: unknown severity '{sev}'")
-        harm = alerts.get("harm_category")
-        if harm is not None and harm not in harms:
-            raise ValueError(f"harm_category: unknown '{harm}'")
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise ValueError(f"content/incidents/{current}: {problems}") from exc
-    except (KeyError, TypeError, ValueError, OSError) as exc:
-        raise ValueError(f"content/incidents/{current}: {exc}") from exc
+    alerts = _file(directory, "alerts.yaml", AlertsFile, alert_problems)
     return Catalog(
         severities=severities,
         lifecycle=lifecycle,
@@ -264,8 +286,8 @@ def build(directory: Path = CONTENT_DIR) -> Catalog:
         default_policy=esc.default_policy,
         ack_link_hours=esc.ack_link_hours,
         regulatory=regulatory,
-        alert_severity_map=mapping,
-        alert_harm_category=harm,
+        alert_severity_map={str(k).lower(): str(v) for k, v in alerts.open_incident_for.items()},
+        alert_harm_category=alerts.harm_category,
     )
 
 

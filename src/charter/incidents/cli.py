@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from charter.incidents.cli_postmortem import app as postmortem_app
+from charter.incidents.postmortems.cli import app as postmortem_app
 from charter.kit.cli import JsonOpt, client, handle_errors, output
 
 app = typer.Typer(help="Incidents: open, acknowledge, handle, escalate, report, learn.", no_args_is_help=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from charter.incidents.postmortem import read
+from charter.incidents.postmortems.service import read
 from charter.incidents.queries import to_read
 from charter.incidents.rules import format_duration
 from charter.incidents.store import get_incident

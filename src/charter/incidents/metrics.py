@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from charter.incidents.models import ActionItem, Incident
-from charter.incidents.postmortem import action_read
+from charter.incidents.postmortems.service import action_read
 from charter.incidents.rules import ACTION_OPEN, LIVE, format_duration
 from charter.incidents.schemas import ActionRead, MetricsRead
 from charter.incidents.store import automatic, usernames

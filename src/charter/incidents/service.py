@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from charter.access.models import User
-from charter.incidents import catalog, escalation, playbooks, releases_link
+from charter.incidents import catalog, escalation, metrics, playbooks, regulatory, releases_link
 from charter.incidents.models import Incident, IncidentSequence, IncidentStatusChange
 from charter.incidents.roles import assume, notify_team
 from charter.incidents.rules import ENDED, FINISHED, incident_key
@@ -21,6 +21,7 @@ from charter.inventory.queries import get_system
 from charter.kit.errors import Conflict, StaleVersion, ValidationFailed
 from charter.kit.principal import Principal
 from charter.ledger.chain import snapshot
+from charter.notifications.delivery import deliver_pending
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -220,7 +221,7 @@ def transition(ctx: Ctx, key: str, data: TransitionIn) -> Incident:
         raise ValidationFailed("duplicate_of is only for a move to a duplicate status")
     if target_category == "closed":
         ctx.require("incidents:manage")
-        from charter.incidents.postmortem import check_close_gate
+        from charter.incidents.postmortems.service import check_close_gate
 
         check_close_gate(ctx.session, incident)
     before = _snap(incident)
@@ -380,3 +381,17 @@ def acknowledge(ctx: Ctx, key: str, via: str = "api") -> AckResult:
             organisation=False,
         )
     return AckResult(key=incident.key, acknowledged_at=now, acknowledged_by=ctx.principal.name, already=False)
+
+
+def sweep_now(ctx: Ctx) -> dict[str, Any]:
+    """Run the incident sweeps (escalations, regulatory clocks, overdue action items) and commit them, then
+    deliver what they queued (a job of its own: no transaction open while receivers are called)."""
+    ctx.require("incidents:manage")
+    out: dict[str, Any] = {
+        "escalation": escalation.sweep(ctx),
+        "regulatory": regulatory.sweep(ctx),
+        "action_items": metrics.sweep_overdue_actions(ctx),
+    }
+    ctx.commit()
+    out["deliveries"] = deliver_pending(automatic(ctx)).model_dump()
+    return out

@@ -96,4 +96,4 @@ def links(session: Session, incident_id: int, kind: str | None = None) -> list[I
 def automatic(ctx: Ctx) -> Ctx:
     """The same transaction acting as Charter itself: for consequences nobody decided by hand
     (starting the playbook, paging, reminders). The human cause is in the ledger entry before it."""
-    return Ctx(session=ctx.session, principal=SYSTEM, clock=ctx.clock, settings=ctx.settings, request_id=ctx.request_id)
+    return ctx.acting_as(SYSTEM)

@@ -11,8 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from charter.access.deps import CtxDep
 from charter.kit.errors import ValidationFailed
 from charter.kit.routing import API
-from charter.monitoring import alert_rules, drift_service, ingest, postdeploy, series
-from charter.monitoring.alert_rules import default_rules
+from charter.monitoring import postdeploy
+from charter.monitoring.alerts import service as alert_rules
+from charter.monitoring.alerts.service import default_rules
+from charter.monitoring.drift import service as drift_service
+from charter.monitoring.metrics import queries as series
+from charter.monitoring.metrics import service as ingest
 from charter.monitoring.schemas import (
     AlertRead,
     AlertState,

@@ -34,7 +34,7 @@ def push(
     as_json: bool = JsonOpt,
 ) -> None:
     """Push metric points from a file, in batches."""
-    from charter.monitoring.metric_files import MetricFileError, read_points
+    from charter.monitoring.metrics.files import MetricFileError, read_points
 
     try:
         points = read_points(file, label_columns=tuple(c.strip() for c in labels.split(",") if c.strip()))
@@ -227,8 +227,8 @@ def reference(
                 "version"
             ]
         if local:
-            from charter.monitoring.datasets import read_file
-            from charter.monitoring.profiles import build_profile
+            from charter.monitoring.drift.datasets import read_file
+            from charter.monitoring.drift.profiles import build_profile
 
             data = c.upload_profile(system, build_profile(read_file(file)), name, release, version)
         else:
@@ -260,8 +260,8 @@ def drift(
 
     with client() as c:
         if local:
-            from charter.monitoring.datasets import read_file
-            from charter.monitoring.profiles import build_profile
+            from charter.monitoring.drift.datasets import read_file
+            from charter.monitoring.drift.profiles import build_profile
 
             ref = c.reference_profile(system, reference, release)
             current = build_profile(read_file(file), reference=ref)

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy import func, select
 
-from charter.monitoring import rules as R
-from charter.monitoring.evaluation import firing_alerts
+from charter.monitoring.alerts import rules as R
+from charter.monitoring.alerts.evaluate import firing_alerts
+from charter.monitoring.metrics.queries import drift_status
 from charter.monitoring.models import MonitorState, PostDeployWatch
-from charter.monitoring.series import drift_status
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from charter.inventory.queries import get_system
 from charter.kit.errors import CharterError, IllegalTransition, ValidationFailed
 from charter.ledger.chain import snapshot
+from charter.monitoring.alerts.rules import at_least
 from charter.monitoring.models import Alert, PostDeployConfig, PostDeployWatch
-from charter.monitoring.rules import at_least
 from charter.monitoring.schemas import PostDeployConfigIn, PostDeployConfigRead, WatchRead
 
 if TYPE_CHECKING:

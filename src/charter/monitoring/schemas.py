@@ -5,8 +5,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
-from charter.monitoring.catalog import BATCH_ID, LABEL_NAME, MAX_LABEL_VALUE, MAX_LABELS, METRIC_NAME
-from charter.monitoring.rules import parse_duration
+from charter.monitoring.alerts.rules import parse_duration
+from charter.monitoring.metrics.catalog import BATCH_ID, LABEL_NAME, MAX_LABEL_VALUE, MAX_LABELS, METRIC_NAME
 
 Severity = Literal["info", "warning", "critical"]
 RuleKind = Literal["threshold", "anomaly", "no_data", "drift"]
@@ -182,7 +182,7 @@ class DriftOptionsIn(BaseModel):
 
 class ProfileIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    profile: dict[str, Any] = Field(description="built with charter.monitoring.profiles.build_profile")
+    profile: dict[str, Any] = Field(description="built with charter.monitoring.drift.profiles.build_profile")
     release: str = Field(default="", pattern=RELEASE, description="release this reference belongs to ('' = any)")
     version: int | None = Field(default=None, description="to replace an existing profile: the version you read")
     reason: str | None = Field(default=None, max_length=2000)

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from charter.monitoring.evaluation import evaluate_system
+from charter.monitoring.alerts.evaluate import evaluate_system
+from charter.monitoring.metrics.retention import compact
 from charter.monitoring.models import MonitorState
 from charter.monitoring.postdeploy import advance_watches
-from charter.monitoring.retention import compact
 
 if TYPE_CHECKING:
     from charter.context import Ctx

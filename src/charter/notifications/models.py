@@ -84,6 +84,9 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A delivery job's claim: other jobs skip the message until the lease runs out (charter.notifications.delivery).
+    leased_until: Mapped[datetime | None]
+    lease_token: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (Index("ix_notification_outbox_due", "status", "next_attempt_at"),)
 

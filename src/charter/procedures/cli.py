@@ -33,8 +33,8 @@ def validate(files: list[Path] = typer.Argument(..., help="template YAML file(s)
         except TemplateInvalid as exc:
             bad += 1
             for problem in exc.problems:
-                loc = f"{problem.loc}: " if problem.loc else ""
-                typer.echo(f"error: {_where(path, problem.line)}: {loc}{problem.msg}", err=True)
+                field = f"{problem.field}: " if problem.field else ""
+                typer.echo(f"error: {_where(path, problem.line)}: {field}{problem.message}", err=True)
             continue
         typer.echo(
             f"ok: {path}: {spec.key} version {spec.version}, {len(spec.sections)} sections, {len(spec.items())} items"

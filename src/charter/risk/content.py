@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from charter.kit.content import ContentInvalid, Problem, content_path, load_model
 from charter.risk.matrix import MatrixShape, MatrixSpec, matrix_problems
-from charter.risk.yamlload import ContentInvalid, Problem, load_model
 
-CONTENT_DIR: Final = Path(__file__).resolve().parent.parent / "content"
-MATRIX_DIR: Final = CONTENT_DIR / "risk_matrices"
-CATEGORIES_FILE: Final = CONTENT_DIR / "risk_categories.yaml"
+MATRIX_DIR: Final = content_path("risk_matrices")
+CATEGORIES_FILE: Final = content_path("risk_categories.yaml")
 DEFAULT_MATRIX: Final = "seed-5x5"
 CATEGORY_KEY: Final = r"^[a-z][a-z0-9_-]{1,39}$"
 

@@ -39,7 +39,7 @@ AREAS: tuple[Area, ...] = (
         "Monitoring",
         "/monitoring",
         "metrics:read",
-        ("charter.monitoring.series",),
+        ("charter.monitoring.metrics.queries",),
         "charter.web.views.monitoring",
     ),
     Area(

@@ -44,8 +44,8 @@ def visible(request: Request, ctx: Ctx, area: str, permission: str) -> bool:
 def health_by_system(ctx: Ctx, keys: list[str]) -> dict[str, Any]:
     """Health of every system from the firing alerts (the monitoring rule), and the firing alerts."""
     from charter.inventory.models import AISystem
-    from charter.monitoring import rules as mrules
-    from charter.monitoring import series
+    from charter.monitoring.alerts import rules as mrules
+    from charter.monitoring.metrics import queries as series
     from charter.monitoring.models import MonitorState
 
     firing = series.list_alerts(ctx, state="firing", limit=1000)
@@ -246,7 +246,7 @@ def system_summary(request: Request, ctx: Ctx, key: str) -> list[dict[str, Any]]
     """Counters at the top of a system's overview page, each linking to its tab."""
     out: list[dict[str, Any]] = []
     if visible(request, ctx, "monitoring", "metrics:read"):
-        from charter.monitoring import series
+        from charter.monitoring.metrics import queries as series
 
         h = series.health(ctx, key)
         out.append(

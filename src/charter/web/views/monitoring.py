@@ -10,7 +10,9 @@ from fastapi import APIRouter, Request, Response
 
 from charter.context import Ctx
 from charter.inventory import queries as inventory
-from charter.monitoring import alert_rules, drift_service, series
+from charter.monitoring.alerts import service as alert_rules
+from charter.monitoring.drift import service as drift_service
+from charter.monitoring.metrics import queries as series
 from charter.web.charts import Threshold, compare_bars, line_chart
 from charter.web.deps import WebCtx, WebRoute
 from charter.web.render import render

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
 from charter.context import Ctx
-from charter.incidents import postmortem, queries
+from charter.incidents import queries
+from charter.incidents.postmortems import service as postmortem
 from charter.incidents.rules import ACTION_TRANSITIONS
 from charter.incidents.schemas import ActionCreate, ActionUpdate, LinkType, PostmortemWrite, ReviewIn
 from charter.kit.errors import CharterError, NotFound

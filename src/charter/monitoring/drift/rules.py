@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from charter.monitoring import drift_stats as ds
-from charter.monitoring.profiles import DISTINCT_CAP, ProfileError, check_same_columns, std
+from charter.monitoring.drift import stats as ds
+from charter.monitoring.drift.profiles import DISTINCT_CAP, ProfileError, check_same_columns, std
 
 NUMERIC_METHODS: Final = ("ks", "wasserstein", "psi", "jensenshannon", "chisquare", "z")
 CATEGORICAL_METHODS: Final = ("chisquare", "z", "psi", "jensenshannon")

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from charter.inventory.queries import get_system
+from charter.kit.content import content_path, load_file
 from charter.kit.errors import Conflict, NotFound, StaleVersion, ValidationFailed
 from charter.ledger.chain import snapshot
+from charter.monitoring.alerts.rules import ACTIVE_STATES, ANOMALY_DEFAULTS, describe, format_duration, rule_problems
 from charter.monitoring.models import Alert, AlertRule, MonitorState
-from charter.monitoring.rules import ACTIVE_STATES, ANOMALY_DEFAULTS, describe, format_duration, rule_problems
 from charter.monitoring.schemas import RuleCreate, RuleRead, RuleUpdate
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from charter.context import Ctx
     from charter.inventory.models import AISystem
 
-CONTENT_FILE: Final = Path(__file__).resolve().parent.parent / "content" / "alert_rules" / "defaults.yaml"
+CONTENT_FILE: Final = content_path("alert_rules", "defaults.yaml")
 DEFAULT_WINDOW: Final[dict[str, int]] = {"threshold": 900, "anomaly": 3600, "no_data": 3600, "drift": 0}
 
 
@@ -79,7 +79,6 @@ def _raise(problems: list[tuple[str, str]]) -> None:
 @lru_cache(maxsize=1)
 def default_rules() -> tuple[RuleCreate, ...]:
     """The shipped default rules (content/alert_rules/defaults.yaml), validated; raises ContentInvalid."""
-    from charter.risk.yamlload import load_model
 
     def semantic(parsed: DefaultRules) -> list[tuple[tuple[str | int, ...], str]]:
         out: list[tuple[tuple[str | int, ...], str]] = []
@@ -93,7 +92,7 @@ def default_rules() -> tuple[RuleCreate, ...]:
             )
         return out
 
-    parsed = load_model(CONTENT_FILE.read_text(), f"content/alert_rules/{CONTENT_FILE.name}", DefaultRules, semantic)
+    parsed = load_file(CONTENT_FILE, DefaultRules, semantic)
     return tuple(parsed.rules)
 
 
@@ -281,7 +280,7 @@ def delete_rule(ctx: Ctx, key: str, rule_key: str, version: int, reason: str | N
 
 
 def _resolve_rule_alerts(ctx: Ctx, rule: AlertRule, why: str) -> None:
-    from charter.monitoring.evaluation import transition
+    from charter.monitoring.alerts.evaluate import transition
 
     active = ctx.session.execute(
         select(Alert).where(Alert.rule_id == rule.id, Alert.state.in_(ACTIVE_STATES))

@@ -1,6 +1,6 @@
 """Subscribe to alert state changes. The incidents module opens incidents from firing alerts this way:
 
-    from charter.monitoring.hooks import AlertChange, on_alert_change
+    from charter.monitoring.alerts.hooks import AlertChange, on_alert_change
 
     @on_alert_change
     def open_incident(ctx: Ctx, change: AlertChange) -> None:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from charter.ledger.chain import snapshot
-from charter.monitoring import rules as R
-from charter.monitoring.hooks import AlertChange, emit
+from charter.monitoring.alerts import rules as R
+from charter.monitoring.alerts.hooks import AlertChange, emit
 from charter.monitoring.models import Alert, AlertRule, DriftCheck, MetricPoint, MetricSeries, MonitorState
 from charter.monitoring.schemas import AlertChangeRead, AlertRead
 

@@ -16,8 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from charter.monitoring.catalog import BATCH_ID, KNOWN_METRICS, LABEL_NAME, MAX_LABEL_VALUE, MAX_LABELS, METRIC_NAME
-from charter.monitoring.rules import labels_key
+from charter.monitoring.alerts.rules import labels_key
+from charter.monitoring.metrics.catalog import (
+    BATCH_ID,
+    KNOWN_METRICS,
+    LABEL_NAME,
+    MAX_LABEL_VALUE,
+    MAX_LABELS,
+    METRIC_NAME,
+)
 
 _NAME = re.compile(METRIC_NAME)
 _LABEL = re.compile(LABEL_NAME)

@@ -11,12 +11,12 @@ from sqlalchemy import select
 from charter.inventory.queries import get_system
 from charter.kit.errors import NotFound, StaleVersion, ValidationFailed
 from charter.ledger.chain import snapshot
-from charter.monitoring import drift
-from charter.monitoring.datasets import detect_format, read_columns
-from charter.monitoring.drift_stats import require_same_edges
-from charter.monitoring.evaluation import evaluate_drift
+from charter.monitoring.alerts.evaluate import evaluate_drift
+from charter.monitoring.drift import rules as drift
+from charter.monitoring.drift.datasets import detect_format, read_columns
+from charter.monitoring.drift.profiles import ProfileError, build_profile, merge_profiles, validate_profile
+from charter.monitoring.drift.stats import require_same_edges
 from charter.monitoring.models import DriftCheck, DriftFeatureResult, DriftProfile, DriftWindow
-from charter.monitoring.profiles import ProfileError, build_profile, merge_profiles, validate_profile
 from charter.monitoring.schemas import (
     CheckIn,
     CheckRead,
@@ -238,7 +238,7 @@ def _check_current(ref: DriftProfile, current: dict[str, Any]) -> None:
             ref_col = ref.profile["columns"].get(name)
             if ref_col is not None:
                 require_same_edges(name, ref_col, col)
-        from charter.monitoring.profiles import check_same_columns
+        from charter.monitoring.drift.profiles import check_same_columns
 
         check_same_columns(list(ref.profile["columns"]), list(current["columns"]))
     except ProfileError as exc:

@@ -15,11 +15,11 @@ from sqlalchemy import select, update
 
 from charter.inventory.queries import get_system
 from charter.kit.errors import Conflict, ValidationFailed
-from charter.monitoring.alert_rules import install_defaults
-from charter.monitoring.evaluation import change_read, evaluate_series
+from charter.monitoring.alerts.evaluate import change_read, evaluate_series
+from charter.monitoring.alerts.service import install_defaults
+from charter.monitoring.metrics.parsing import BatchInvalid, Limits, ParsedBatch, from_stamp, parse_batch
+from charter.monitoring.metrics.retention import rowcount
 from charter.monitoring.models import MetricBatch, MonitorState
-from charter.monitoring.points import BatchInvalid, Limits, ParsedBatch, from_stamp, parse_batch
-from charter.monitoring.retention import rowcount
 from charter.monitoring.schemas import BatchResult
 
 if TYPE_CHECKING:

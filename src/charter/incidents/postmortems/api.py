@@ -6,10 +6,10 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from charter.access.deps import CtxDep
-from charter.incidents import postmortem
 from charter.incidents.export import postmortem_markdown
 from charter.incidents.metrics import overdue_actions
 from charter.incidents.models import Incident
+from charter.incidents.postmortems import service as postmortem
 from charter.incidents.schemas import ActionCreate, ActionRead, ActionUpdate, PostmortemRead, PostmortemWrite, ReviewIn
 from charter.incidents.store import get_incident, usernames
 from charter.kit.routing import API

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
-from charter.monitoring.profiles import ProfileError
+from charter.monitoring.drift.profiles import ProfileError
 
 FORMATS: Final = ("csv", "jsonl", "parquet")
 _EXTENSIONS: Final = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}

@@ -3,7 +3,7 @@
 Needs only numpy and the standard library (no server, no database), so a serving system builds its
 profile locally and sends the summary — raw rows never leave its machine:
 
-    from charter.monitoring.profiles import build_profile
+    from charter.monitoring.drift.profiles import build_profile
     reference = build_profile({"age": ages, "country": countries})
     current = build_profile(todays_columns, reference=reference)     # binned on the reference's edges
 
@@ -401,7 +401,7 @@ def validate_profile(profile: Any, *, reference: bool) -> list[str]:
     if not isinstance(profile, Mapping):
         return ["a profile is an object with 'format', 'rows' and 'columns'"]
     if profile.get("format") != FORMAT:
-        problems.append(f"format must be '{FORMAT}' (build profiles with charter.monitoring.profiles)")
+        problems.append(f"format must be '{FORMAT}' (build profiles with charter.monitoring.drift.profiles)")
     rows = profile.get("rows")
     if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
         problems.append("rows must be a positive integer")

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from charter.monitoring.catalog import is_metric_name
+from charter.monitoring.metrics.catalog import is_metric_name
 
 TS_COLUMNS = ("ts", "timestamp", "time")
 LABEL_COLUMNS = ("release", "stage")

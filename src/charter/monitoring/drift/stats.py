@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import chi2, kstwo, norm
 
-from charter.monitoring.profiles import OTHER, ProfileError, std
+from charter.monitoring.drift.profiles import OTHER, ProfileError, std
 
 COARSE_BINS: Final = 20
 KS_EXACT_MAX_N: Final = 10_000  # scipy's MAX_AUTO_N

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from charter.inventory.models import AISystem
 from charter.inventory.queries import get_system
 from charter.kit.errors import ValidationFailed
-from charter.monitoring import rules as R
-from charter.monitoring.catalog import unit_of
-from charter.monitoring.evaluation import alert_read, firing_alerts
+from charter.monitoring.alerts import rules as R
+from charter.monitoring.alerts.evaluate import alert_read, firing_alerts
+from charter.monitoring.metrics.catalog import unit_of
 from charter.monitoring.models import Alert, DriftCheck, MetricPoint, MetricRollup, MetricSeries, MonitorState
 from charter.monitoring.schemas import AlertRead, HealthRead, SeriesData, SeriesPoint, SeriesRead
 

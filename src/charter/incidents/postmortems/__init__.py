@@ -1,0 +1,1 @@
+"""Postmortems (the root-cause step of the lifecycle) and their action items."""

@@ -1,0 +1,198 @@
+"""Shipped content and the one YAML + Pydantic loader, with errors that name file, line and field.
+
+Charter's content (SOP templates, gate policies, risk matrices and categories, incident catalogs, alert rule
+defaults, probe suites, framework catalogs) is YAML under `charter/content/`, validated when loaded; an
+organisation's own files go through the same loader. PyYAML's composer keeps a start mark on every node: the
+value is built here so every path (('levels', 2, 'max_score')) knows its line, and Pydantic's error locations
+are mapped back to lines. Duplicate keys are refused (a YAML mapping with a key twice keeps the last one
+silently, a classic source of "my change did nothing").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from charter.kit.errors import ValidationFailed
+
+CONTENT_DIR: Final = Path(__file__).resolve().parent.parent / "content"
+MAX_CONTENT_BYTES: Final = 2 * 1024 * 1024
+
+Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "field": self.field, "msg": self.message}
+
+
+class ContentInvalid(ValidationFailed):
+    """A content file (YAML) that does not parse or does not match its schema; `problems` lists every one."""
+
+    what = "content"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
+        prefix = f"invalid {self.what} " if self.what != "content" else ""
+        super().__init__(f"{prefix}{first}{more}", errors=[p.as_dict() for p in problems])
+
+
+def field_name(loc: Loc) -> str:
+    """('levels', 2, 'max_score') -> 'levels[2].max_score'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def content_path(*parts: str) -> Path:
+    """A file or folder of the shipped content."""
+    return CONTENT_DIR.joinpath(*parts)
+
+
+def content_files(folder: str) -> Iterator[Path]:
+    """The YAML files of a shipped content folder, by name."""
+    for path in sorted(content_path(folder).iterdir()):
+        if path.suffix in (".yaml", ".yml") and path.is_file():
+            yield path
+
+
+def read_text(path: Path, *, error: type[ContentInvalid] = ContentInvalid, max_bytes: int = MAX_CONTENT_BYTES) -> str:
+    """A content file's text; unreadable, too large or not UTF-8 is a ContentInvalid naming the file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise error([Problem(str(path), None, "", f"cannot read: {exc.strerror}")]) from None
+    if len(raw) > max_bytes:
+        raise error([Problem(path.name, None, "", f"larger than {max_bytes} bytes")])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise error([Problem(path.name, None, "", "not UTF-8 text")]) from None
+
+
+def parse_yaml(text: str, filename: str, *, error: type[ContentInvalid] = ContentInvalid) -> tuple[Any, dict[Loc, int]]:
+    """Parse one YAML document; return its value and the 1-based line of every path in it."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise error([Problem(filename, line, "", f"not valid YAML: {exc.problem or exc.context or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise error([Problem(filename, None, "", f"not valid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise error([Problem(filename, 1, "", "the file is empty")])
+    lines: dict[Loc, int] = {}
+    problems: list[Problem] = []
+
+    def build(n: yaml.Node, path: Loc) -> Any:
+        lines[path] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            loader.flatten_mapping(n)
+            out: dict[Any, Any] = {}
+            for key_node, value_node in n.value:
+                key = loader.construct_object(key_node, deep=True)
+                if not isinstance(key, str | int):
+                    problems.append(
+                        Problem(filename, key_node.start_mark.line + 1, field_name(path), "keys must be text")
+                    )
+                    continue
+                if key in out:
+                    problems.append(
+                        Problem(
+                            filename,
+                            key_node.start_mark.line + 1,
+                            field_name((*path, key)),
+                            f"the key appears twice (first on line {lines[(*path, key)]})",
+                        )
+                    )
+                    continue
+                out[key] = build(value_node, (*path, key))
+            return out
+        if isinstance(n, yaml.SequenceNode):
+            return [build(item, (*path, i)) for i, item in enumerate(n.value)]
+        try:
+            return loader.construct_object(n, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            problems.append(Problem(filename, n.start_mark.line + 1, field_name(path), str(exc.problem)))
+            return None
+
+    value = build(node, ())
+    if problems:
+        raise error(problems)
+    return value, lines
+
+
+def line_for(lines: dict[Loc, int], loc: Loc) -> int:
+    """The line of the deepest part of loc that exists in the file (a missing field: its parent)."""
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return 1
+
+
+def _message(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown field (check the spelling; the documentation lists the fields)"
+    if err["type"] == "literal_error":
+        return f"{err['msg']}, got {err.get('input')!r}"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def load_model(
+    text: str,
+    filename: str,
+    model: type[M],
+    semantic: Callable[[M], list[tuple[Loc, str]]] | None = None,
+    *,
+    error: type[ContentInvalid] = ContentInvalid,
+) -> M:
+    """Parse YAML text and validate it against `model`, then the optional semantic checks. Every problem names
+    the file, the line and the field; all problems are reported at once."""
+    data, lines = parse_yaml(text, filename, error=error)
+    if not isinstance(data, dict):
+        raise error([Problem(filename, 1, "", "the file must be a YAML mapping (key: value)")])
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+            problems.append(Problem(filename, line_for(lines, loc), field_name(loc), _message(err)))
+        raise error(problems) from None
+    if semantic is not None:
+        found = semantic(parsed)
+        if found:
+            raise error([Problem(filename, line_for(lines, loc), field_name(loc), msg) for loc, msg in found])
+    return parsed
+
+
+def load_file(path: Path, model: type[M], semantic: Callable[[M], list[tuple[Loc, str]]] | None = None) -> M:
+    """A shipped content file, validated (its name relative to the content folder in every error)."""
+    name = str(path.relative_to(CONTENT_DIR)) if path.is_relative_to(CONTENT_DIR) else path.name
+    return load_model(read_text(path), f"content/{name}" if path.is_relative_to(CONTENT_DIR) else name, model, semantic)

@@ -1,0 +1,1 @@
+"""Metrics: the vocabulary, batch parsing, ingestion with roll-ups, series reads, retention."""
