@@ -87,22 +87,35 @@ def _touch(factory: sessionmaker[Session], clock: Clock, token_id: int) -> None:
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def unit_of_work(request: Request, principal: PrincipalDep) -> AsyncIterator[Ctx]:
-    """A session for one request. The endpoint commits (ctx.commit()); anything else rolls back.
+    """A session for one request. The endpoint commits (ctx.commit()); anything else rolls back. A GET or HEAD
+    runs in a read-only transaction (no SQLite write lock; a write in it raises): reads never write.
 
     Async on purpose: creating a session does no I/O, and by the time it is closed the endpoint has
     committed (no I/O either) or failed (a short rollback), so it runs on the event loop instead of
     costing two thread-pool hops per request."""
+    with request_ctx(request, principal, read=request.method in READ_METHODS) as ctx:
+        yield ctx
+
+
+async def writing_unit_of_work(request: Request, principal: PrincipalDep) -> AsyncIterator[Ctx]:
+    """A session for a GET that records what it answered (deployment verification): an ordinary write
+    transaction, declared at the endpoint."""
     with request_ctx(request, principal) as ctx:
         yield ctx
 
 
 @contextmanager
-def request_ctx(request: Request, principal: Principal) -> Iterator[Ctx]:
-    """The context of a request's unit of work, for endpoints that open it themselves (in a worker
-    thread): rolled back and closed at the end; the endpoint commits what it keeps."""
+def request_ctx(request: Request, principal: Principal, *, read: bool = False) -> Iterator[Ctx]:
+    """The context of a request's unit of work: rolled back and closed at the end; the endpoint commits what
+    it keeps. read=True: a read-only transaction."""
     state = request.app.state
     session = state.session_factory()
+    if read:
+        read_only(session)
     try:
         yield Ctx(
             session=session,
@@ -117,3 +130,4 @@ def request_ctx(request: Request, principal: Principal) -> Iterator[Ctx]:
 
 
 CtxDep = Annotated[Ctx, Depends(unit_of_work)]
+WritingCtxDep = Annotated[Ctx, Depends(writing_unit_of_work)]

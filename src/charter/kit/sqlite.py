@@ -108,11 +108,32 @@ class WriterQueue:
         event.listen(engine, "begin", self.begin)
 
 
+class ReadWrote(RuntimeError):
+    """Something tried to write in a read-only transaction: a read that writes is a bug (GUIDE: reads never
+    write)."""
+
+
 def read_only(session: Session) -> None:
-    """Begin the session's next transaction as a read-only one (no SQLite write lock). Call it before the
-    first statement of the transaction; a write in it may fail with SQLITE_BUSY_SNAPSHOT under
-    concurrency, so commit or roll it back before writing."""
+    """Begin the session's transaction as a read-only one: on SQLite DEFERRED, taking no write lock; on every
+    database, a flush of changes in it raises ReadWrote. Call it before the first statement of the
+    transaction; it ends with the transaction (commit or rollback). Idempotent."""
+    if session.info.get("read_only"):
+        return
     session.connection(execution_options=READ_ONLY)
+    session.info["read_only"] = True
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes(session: Session, _flush_context: Any, _instances: Any) -> None:
+    if session.info.get("read_only") and (session.new or session.dirty or session.deleted):
+        changed = [type(o).__name__ for o in [*session.new, *session.dirty, *session.deleted]][:5]
+        raise ReadWrote(f"a read-only transaction tried to write ({', '.join(changed)}): reads never write")
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _end_read_only(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop("read_only", None)
 
 
 def configure(engine: Engine, *, shared_memory: bool = False) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from charter.access.deps import CtxDep, PrincipalDep
+from charter.access.deps import CtxDep, PrincipalDep, WritingCtxDep
 from charter.inventory.queries import get_system
 from charter.inventory.rules import DeploymentStage
 from charter.kit.routing import API
@@ -134,7 +134,7 @@ def deployed_at(key: str, stage: DeploymentStage, at: datetime, ctx: CtxDep) -> 
     "/deployments/verify",
     summary="Does this artifact belong to the release deployed at the stage? (recorded; failures are flagged)",
 )
-def verify_deployment(key: str, stage: DeploymentStage, sha256: SHA, ctx: CtxDep) -> VerificationRead:
+def verify_deployment(key: str, stage: DeploymentStage, sha256: SHA, ctx: WritingCtxDep) -> VerificationRead:
     result = verify.verify(ctx, key, stage, sha256)
     ctx.commit()
     return result

@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 
 from charter.context import Ctx
+from charter.kit.db import read_only
 from charter.kit.errors import CharterError
 from charter.web import csrf
 from charter.web.auth.session import COOKIE, Identity, resolve
@@ -64,8 +65,11 @@ IdentityDep = Annotated[Identity, Depends(checked_identity)]
 
 
 def web_ctx(request: Request, ident: IdentityDep) -> Iterator[Ctx]:
-    """One session per request; the view commits (ctx.commit()) after a successful change."""
+    """One session per request; the view commits (ctx.commit()) after a successful change. A GET reads in a
+    read-only transaction (reads never write)."""
     session = request.app.state.session_factory()
+    if request.method in csrf.SAFE_METHODS:
+        read_only(session)
     try:
         yield Ctx(
             session=session,
