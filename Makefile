@@ -23,6 +23,8 @@ test: $(BIN)/.installed lint types test-sqlite test-postgres
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/check_cycles.py
 
 types: $(BIN)/.installed
 	$(BIN)/mypy

@@ -20,17 +20,17 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
 
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-    from sqlalchemy.orm import Session, sessionmaker
-
-    from charter.context import Ctx
-    from charter.kit.clock import Clock
-    from charter.kit.settings import Settings
+from charter.context import Ctx
+from charter.kit.clock import Clock
+from charter.kit.principal import SYSTEM
+from charter.kit.registry import DOMAINS, load
+from charter.kit.settings import Settings
 
 log = logging.getLogger("charter.sweeps")
 
@@ -54,7 +54,6 @@ def discover() -> None:
     global _DISCOVERED
     if _DISCOVERED:
         return
-    from charter.kit.registry import DOMAINS, load
 
     for domain in DOMAINS:
         load(domain, "sweeps")
@@ -86,9 +85,6 @@ def run_all(
     only: list[str] | None = None,
 ) -> dict[str, Any]:
     """Run every registered sweep once, each in its own transaction; a failing sweep is logged, not fatal."""
-    from charter.context import Ctx
-    from charter.kit.principal import SYSTEM
-
     results: dict[str, Any] = {}
     for name, fn in registered().items():
         if only is not None and name not in only:

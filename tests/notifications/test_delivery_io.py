@@ -113,7 +113,11 @@ def test_a_slow_webhook_receiver_does_not_hold_up_concurrent_writes(live: tuple[
                     started = time.perf_counter()
                     answer = own.post(
                         "/api/v1/systems",
-                        json={"key": f"sys-{worker}-{i}", "name": f"System {worker}/{i}", "deployment_type": "embedded"},
+                        json={
+                            "key": f"sys-{worker}-{i}",
+                            "name": f"System {worker}/{i}",
+                            "deployment_type": "embedded",
+                        },
                     )
                     latencies.append(time.perf_counter() - started)
                     if answer.status_code != 201:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from charter.access.schemas import UserCreate
 from charter.access.service import _create_user
 from charter.context import Ctx
+from charter.demo.story import extend_demo
 from charter.inventory import service as inventory
 from charter.inventory.schemas import SystemCreate, Transition
 from charter.kit.clock import Clock, FixedClock
@@ -76,6 +77,5 @@ def seed(ctx: Ctx, clock: FixedClock, real: Clock) -> list[str]:
     inventory.transition_system(ctx, doc.key, Transition(to="sandbox", version=doc.version))
     notes = [f"demo: seeded users grace/alan/ada/audrey (password '{DEMO_PASSWORD}') and 3 systems"]
     # Risks, a release history, a day of metrics with a firing alert, an open incident, a review in progress.
-    from charter.demo.story import extend_demo
 
     return notes + extend_demo(ctx, clock, real)

@@ -12,7 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from charter.context import Ctx
+from charter.evidence import service as evidence
+from charter.evidence.schemas import LinkCreate
+from charter.inventory.queries import get_system
+from charter.procedures import service as procedures
+from charter.procedures import workflow
+from charter.releases import deploy
+from charter.releases import service as releases
+from charter.releases.schemas import DecisionIn, PromoteIn, ReleaseCreate, StageRequest
+from charter.releases.store import get_release
+from charter.risk import mitigations
+from charter.risk.models import Risk
+from charter.risk.schemas import MitigationCreate
 
 Advance = Callable[[timedelta], object]
 CHATBOT = "support-chatbot"
@@ -23,11 +37,6 @@ def approve_review(
 ) -> int:
     """Run a review to approval: the engineer answers (governance answers the items only it may answer),
     evidence-backed items get a link to the evidence, another person signs off."""
-    from charter.evidence import service as evidence
-    from charter.evidence.schemas import LinkCreate
-    from charter.procedures import service as procedures
-    from charter.procedures import workflow
-
     run = procedures.start_run(answerer, template, subject_type, subject_id)
     for section in procedures.read_run(answerer, run.id).sections:
         for item in section.items:
@@ -52,9 +61,6 @@ def approve_review(
 
 
 def submit(ada: Ctx, system: str, sha: str, summary: str, kind: str) -> int:
-    from charter.releases import service as releases
-    from charter.releases.schemas import ReleaseCreate
-
     _s, rel = releases.submit_release(
         ada,
         system,
@@ -72,10 +78,6 @@ def submit(ada: Ctx, system: str, sha: str, summary: str, kind: str) -> int:
 
 def ship(ada: Ctx, approvers: list[Ctx], system: str, version: int, stage: str) -> None:
     """Request the stage, collect the approvals, promote through the gate (GateRefused stops the demo)."""
-    from charter.releases import deploy
-    from charter.releases import service as releases
-    from charter.releases.schemas import DecisionIn, PromoteIn, StageRequest
-
     releases.request_stage(ada, system, version, StageRequest(stage=stage))
     for approver in approvers:
         releases.decide(approver, system, version, DecisionIn(stage=stage, decision="approve", comment="looks good"))
@@ -86,18 +88,11 @@ def ship(ada: Ctx, approvers: list[Ctx], system: str, version: int, stage: str) 
 
 
 def _checklist(ada: Ctx, grace: Ctx, alan: Ctx, system: str, version: int) -> None:
-    from charter.releases.store import get_release
-
     _system, release = get_release(ada.session, system, version)
     approve_review(ada, grace, alan, "deployment-approval", "release", release.id)
 
 
 def releases_story(ada: Ctx, alan: Ctx, grace: Ctx, advance: Advance) -> str:
-    from charter.inventory.queries import get_system
-    from charter.risk import mitigations
-    from charter.risk.models import Risk
-    from charter.risk.schemas import MitigationCreate
-
     day = timedelta(days=1)
     v1 = submit(ada, "contract-summariser", "a", "First summariser prompt", "new_model")
     ship(ada, [alan], "contract-summariser", v1, "sandbox")
@@ -109,7 +104,6 @@ def releases_story(ada: Ctx, alan: Ctx, grace: Ctx, advance: Advance) -> str:
     ship(ada, [alan], CHATBOT, c1, "pilot")
     advance(12 * day)
     # Before production: the open HIGH privacy risk gets a completed mitigation, the checklist is approved.
-    from sqlalchemy import select
 
     pii = ada.session.execute(
         select(Risk).where(Risk.system_id == chatbot.id, Risk.title == "Personal data pasted into prompts")
@@ -131,8 +125,6 @@ def releases_story(ada: Ctx, alan: Ctx, grace: Ctx, advance: Advance) -> str:
     ship(ada, [grace, alan], CHATBOT, c2, "production")
     advance(3 * day)
     c3 = submit(ada, CHATBOT, "d", "Escalate legal questions to humans", "prompt_change")
-    from charter.releases import service as releases
-    from charter.releases.schemas import StageRequest
 
     releases.request_stage(ada, CHATBOT, c3, StageRequest(stage="sandbox"))
     return (

@@ -16,7 +16,22 @@ from sqlalchemy import select
 from charter.access.models import User
 from charter.access.service import principal_of
 from charter.context import Ctx
+from charter.demo.releases import releases_story
+from charter.incidents import service as incidents
+from charter.incidents import timeline
+from charter.incidents.schemas import IncidentCreate
+from charter.incidents.store import get_incident
+from charter.inventory import service as inventory
+from charter.inventory.queries import get_system
+from charter.inventory.schemas import Transition
 from charter.kit.clock import Clock, FixedClock
+from charter.monitoring.metrics import service as ingest
+from charter.procedures import service as procedures
+from charter.procedures.subjects import resolve
+from charter.risk import mitigations
+from charter.risk import service as risks
+from charter.risk.schemas import Assess, MitigationCreate, MitigationUpdate, RiskCreate
+from charter.risk.schemas import Transition as RiskTransition
 
 
 def _as(ctx: Ctx, username: str) -> Ctx:
@@ -39,7 +54,6 @@ def extend_demo(ctx: Ctx, clock: FixedClock, real: Clock) -> list[str]:
 
     notes.append(_risks(ada, grace))
     advance(timedelta(hours=2))
-    from charter.demo.releases import releases_story
 
     notes.append(releases_story(ada, alan, grace, advance))
     advance(timedelta(days=1))
@@ -53,14 +67,6 @@ def extend_demo(ctx: Ctx, clock: FixedClock, real: Clock) -> list[str]:
 
 
 def _risks(ada: Ctx, grace: Ctx) -> str:
-    from charter.inventory import service as inventory
-    from charter.inventory.queries import get_system
-    from charter.inventory.schemas import Transition
-    from charter.risk import mitigations
-    from charter.risk import service as risks
-    from charter.risk.schemas import Assess, MitigationCreate, MitigationUpdate, RiskCreate
-    from charter.risk.schemas import Transition as RiskTransition
-
     claims = get_system(grace.session, "claims-triage")
     if claims.stage == "proposed":
         inventory.transition_system(grace, "claims-triage", Transition(to="sandbox", version=claims.version))
@@ -99,8 +105,6 @@ def _risks(ada: Ctx, grace: Ctx) -> str:
 
 
 def _metrics(ada: Ctx) -> str:
-    from charter.monitoring.metrics import service as ingest
-
     now = ada.now()
     start = now - timedelta(hours=24)
     points: list[dict[str, Any]] = []
@@ -123,11 +127,6 @@ def _metrics(ada: Ctx) -> str:
 
 
 def _incident(ada: Ctx) -> str:
-    from charter.incidents import service as incidents
-    from charter.incidents import timeline
-    from charter.incidents.schemas import IncidentCreate
-    from charter.incidents.store import get_incident
-
     incident = incidents.open_incident(
         ada,
         IncidentCreate(
@@ -147,9 +146,6 @@ def _incident(ada: Ctx) -> str:
 
 
 def _review(ada: Ctx) -> str:
-    from charter.procedures import service as procedures
-    from charter.procedures.subjects import resolve
-
     system_id, _ = resolve(ada.session, "system", subject_key="claims-triage")
     run = procedures.start_run(ada, "ethical-review", "system", system_id)
     detail = procedures.read_run(ada, run.id)

@@ -7,20 +7,18 @@ of every incident it is linked to. Runs as Charter itself, inside the alert's tr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlalchemy import select
 
+from charter.context import Ctx
 from charter.incidents import catalog, service
 from charter.incidents.models import Incident, IncidentLink
 from charter.incidents.rules import LIVE
 from charter.incidents.schemas import IncidentCreate
 from charter.incidents.store import add_link, automatic
 from charter.incidents.timeline import add_event
+from charter.inventory.models import AISystem
 from charter.monitoring.alerts.hooks import AlertChange, on_alert_change
-
-if TYPE_CHECKING:
-    from charter.context import Ctx
+from charter.notifications.service import notify
 
 
 def dedup_key(change: AlertChange) -> str:
@@ -62,9 +60,6 @@ def on_alert(ctx: Ctx, change: AlertChange) -> None:
 
 def _tell_owner(ctx: Ctx, change: AlertChange) -> None:
     """alert.firing / alert.resolved to the system's owner and the organisation's subscribed channels."""
-    from charter.inventory.models import AISystem
-    from charter.notifications.service import notify
-
     owner = ctx.session.execute(select(AISystem.owner_id).where(AISystem.id == change.system_id)).scalar()
     notify(
         ctx,

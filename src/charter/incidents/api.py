@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from charter.access.deps import CtxDep
+from charter.access.models import User
 from charter.access.service import principal_of
+from charter.context import Ctx
 from charter.incidents import alerts as _alert_hook  # noqa: F401  (registers the monitoring alert hook)
 from charter.incidents import (
     catalog,
@@ -43,6 +45,7 @@ from charter.incidents.schemas import (
     UpdateIn,
 )
 from charter.incidents.store import get_incident
+from charter.kit.errors import PermissionDenied
 from charter.kit.pagination import Page
 from charter.kit.routing import API, add_routes
 
@@ -75,10 +78,6 @@ def ack_link_page(token: str, request: Request) -> HTMLResponse:
 
 @router.post("/ack-link/{token}", summary="Acknowledge through a signed link from a notification")
 def ack_link(token: str, request: Request) -> Response:
-    from charter.access.models import User
-    from charter.context import Ctx
-    from charter.kit.errors import PermissionDenied
-
     state = request.app.state
     key, uid = escalation.verify_ack_token(state.settings, token, state.clock.now())
     with state.session_factory() as session:

@@ -11,26 +11,25 @@ import base64
 import hashlib
 import hmac
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from charter.access.models import User
+from charter.context import Ctx
 from charter.incidents import catalog
 from charter.incidents.models import EscalationPolicy, Incident, IncidentEscalation
 from charter.incidents.rules import Policy, Target, format_duration, next_escalation_step
 from charter.incidents.timeline import add_event
 from charter.inventory.models import AISystem
 from charter.kit.errors import NotFound, ValidationFailed
+from charter.kit.roles import ROLES
+from charter.kit.settings import Settings
 from charter.ledger.chain import snapshot
+from charter.notifications.service import notify
 from charter.sweeps import sweep_lock
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from charter.context import Ctx
-    from charter.kit.settings import Settings
 
 SWEEP_NAME = "incidents.escalation"
 
@@ -105,8 +104,6 @@ def install_policy(ctx: Ctx, definition: dict[str, Any]) -> dict[str, Any]:
             if t.user and ctx.session.execute(select(User.id).where(User.username == t.user)).first() is None:
                 raise ValidationFailed(f"escalation policy: no user named '{t.user}'")
             if t.role:
-                from charter.kit.roles import ROLES
-
                 if t.role not in ROLES:
                     raise ValidationFailed(f"escalation policy: unknown role '{t.role}'; roles are {', '.join(ROLES)}")
     doc = policy_doc(policy)
@@ -180,8 +177,6 @@ def verify_ack_token(settings: Settings, token: str, now: datetime) -> tuple[str
 
 def _page(ctx: Ctx, incident: Incident, round_: int, level: int, reason: str) -> list[str] | None:
     """Record and notify one escalation step. None if that step was already paged (a racing sweeper)."""
-    from charter.notifications.service import notify
-
     policy = get_policy(ctx.session, incident.escalation_policy)
     people = recipients(ctx.session, incident, policy.levels[level - 1])
     names = [u.username for u in people]

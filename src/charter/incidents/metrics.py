@@ -4,20 +4,19 @@ that tells owners about overdue action items once."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
+from charter.context import Ctx
 from charter.incidents.models import ActionItem, Incident
 from charter.incidents.postmortems.service import action_read
 from charter.incidents.rules import ACTION_OPEN, LIVE, format_duration
 from charter.incidents.schemas import ActionRead, MetricsRead
 from charter.incidents.store import automatic, usernames
 from charter.inventory.models import AISystem
+from charter.notifications.service import notify
 from charter.sweeps import sweep_lock
-
-if TYPE_CHECKING:
-    from charter.context import Ctx
 
 
 def _mean(values: list[timedelta]) -> float | None:
@@ -92,7 +91,6 @@ def sweep_overdue_actions(ctx: Ctx) -> dict[str, Any]:
     ctx.require("incidents:manage")
     if not sweep_lock(ctx.session, "incidents.action_items"):
         return {"skipped": "another sweeper holds the lock"}
-    from charter.notifications.service import notify
 
     now = ctx.now()
     rows = list(

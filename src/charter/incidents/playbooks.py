@@ -8,15 +8,17 @@ template. Its items are tasks: assigned to the commander (or the reporter), due 
 from __future__ import annotations
 
 import importlib.util
-from typing import TYPE_CHECKING
 
+from sqlalchemy import func, select
+
+from charter.access.models import User
+from charter.context import Ctx
 from charter.incidents import catalog
+from charter.incidents.models import Incident
 from charter.incidents.store import add_link, automatic, links, role_holder
 from charter.incidents.timeline import add_event
-
-if TYPE_CHECKING:
-    from charter.context import Ctx
-    from charter.incidents.models import Incident
+from charter.procedures import service as procedures
+from charter.procedures.models import RunItem
 
 
 def available() -> bool:
@@ -40,11 +42,6 @@ def start_for_severity(ctx: Ctx, incident: Incident) -> int | None:
             {"template": template},
         )
         return None
-    from sqlalchemy import func, select
-
-    from charter.access.models import User
-    from charter.procedures import service as procedures
-    from charter.procedures.models import RunItem
 
     owner_id = role_holder(ctx.session, incident.id, "commander") or incident.reporter_id
     owner = ctx.session.get(User, owner_id) if owner_id else None

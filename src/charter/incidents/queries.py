@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from charter.incidents import catalog, escalation, regulatory
-from charter.incidents.models import Incident, IncidentRole, Postmortem
-from charter.incidents.rules import durations
+from charter.incidents.models import ActionItem, Incident, IncidentRole, Postmortem
+from charter.incidents.rules import ACTION_OPEN, durations
 from charter.incidents.schemas import (
     EscalationState,
     IncidentDetail,
@@ -25,7 +25,7 @@ from charter.inventory.models import AISystem
 from charter.kit.pagination import paginate
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import date, datetime
 
     from sqlalchemy.orm import Session
 
@@ -171,3 +171,56 @@ def read_timeline(ctx: Ctx, key: str) -> list[TimelineRead]:
     rows = entries(ctx, incident)
     authors = usernames(ctx.session, [e.author_id for e in rows])
     return [timeline_read(e, authors) for e in rows]
+
+
+@dataclass(frozen=True)
+class PostmortemInReview:
+    """A postmortem submitted for review."""
+
+    incident: str
+    title: str
+    submitted_at: datetime | None
+
+
+def postmortems_for_me_to_review(ctx: Ctx, *, limit: int = 50) -> list[PostmortemInReview]:
+    """Postmortems in review that the signed-in person did not write (an author does not approve their own)."""
+    ctx.require("incidents:read")
+    rows = ctx.session.execute(
+        select(Incident.key, Incident.title, Postmortem.submitted_at, Postmortem.author_id)
+        .join(Incident, Incident.id == Postmortem.incident_id)
+        .where(Postmortem.status == "in_review")
+        .limit(limit)
+    )
+    return [
+        PostmortemInReview(incident=key, title=title, submitted_at=since)
+        for key, title, since, author in rows
+        if author != ctx.principal.user_id
+    ]
+
+
+@dataclass(frozen=True)
+class OwnActionItem:
+    """An open postmortem action item owned by the signed-in person."""
+
+    incident: str
+    title: str
+    due_date: date
+    overdue: bool
+
+
+def my_open_action_items(ctx: Ctx, *, limit: int = 50) -> list[OwnActionItem]:
+    """The signed-in person's open action items, earliest due first (none for a principal without a user)."""
+    ctx.require("incidents:read")
+    if ctx.principal.user_id is None:
+        return []
+    today = ctx.now().date()
+    rows = ctx.session.execute(
+        select(Incident.key, ActionItem.title, ActionItem.due_date)
+        .join(Incident, Incident.id == ActionItem.incident_id)
+        .where(ActionItem.owner_id == ctx.principal.user_id, ActionItem.status.in_(ACTION_OPEN))
+        .order_by(ActionItem.due_date)
+        .limit(limit)
+    )
+    return [
+        OwnActionItem(incident=key, title=title, due_date=due, overdue=due < today) for key, title, due in rows
+    ]

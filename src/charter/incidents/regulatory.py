@@ -9,10 +9,12 @@ governance role, the incident's role holders. An unreported incident past its de
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
+from charter.access.models import User
+from charter.context import Ctx
 from charter.incidents import catalog, escalation
 from charter.incidents.models import Incident
 from charter.incidents.rules import format_duration, reminder_times, report_deadline
@@ -22,10 +24,8 @@ from charter.incidents.timeline import add_event
 from charter.kit.clock import as_utc
 from charter.kit.errors import Conflict, ValidationFailed
 from charter.ledger.chain import snapshot
+from charter.notifications.service import notify
 from charter.sweeps import sweep_lock
-
-if TYPE_CHECKING:
-    from charter.context import Ctx
 
 SWEEP_NAME = "incidents.regulatory"
 OVERDUE = "overdue"
@@ -156,9 +156,6 @@ def record_report(ctx: Ctx, key: str, data: ReportedIn) -> Incident:
 
 def _tell(ctx: Ctx, incident: Incident, step: int, subject: str) -> list[str]:
     """Notify the role holders, the policy's level step+1 and the regulatory notify roles; return usernames."""
-    from charter.access.models import User
-    from charter.notifications.service import notify
-
     reg = catalog.load().regulatory
     people: dict[int, str] = {}
     for r in current_roles(ctx.session, incident.id):

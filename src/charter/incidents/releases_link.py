@@ -7,20 +7,20 @@ deployment as a 'rollback' link and a timeline event — linked both ways.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
 
+from charter.context import Ctx
+from charter.incidents.models import Incident
 from charter.incidents.rules import ENDED
 from charter.incidents.schemas import RollbackIn
 from charter.incidents.store import add_link, automatic, get_incident
 from charter.incidents.timeline import add_event
 from charter.inventory.models import AISystem
 from charter.kit.errors import Conflict, ValidationFailed
-
-if TYPE_CHECKING:
-    from datetime import datetime
-
-    from charter.context import Ctx
-    from charter.incidents.models import Incident
+from charter.releases import deploy, history
+from charter.releases.history import deployed_at
+from charter.releases.schemas import RollbackIn as ReleaseRollback
+from charter.releases.store import get_release, release_ref
 
 RELEASE_STAGES = ("sandbox", "pilot", "production")
 
@@ -34,9 +34,6 @@ def incident_stage(system: AISystem) -> str | None:
 
 def deployed_when(ctx: Ctx, system: AISystem, at: datetime) -> tuple[str | None, int | None, str | None]:
     """(stage, release id, label) of what was deployed at the incident's stage at time `at`."""
-    from charter.releases.history import deployed_at
-    from charter.releases.store import get_release, release_ref
-
     stage = incident_stage(system)
     if stage is None:
         return None, None, None
@@ -49,9 +46,6 @@ def deployed_when(ctx: Ctx, system: AISystem, at: datetime) -> tuple[str | None,
 
 def rollback_from_incident(ctx: Ctx, key: str, data: RollbackIn) -> Incident:
     """Roll back the incident's system at its stage to the previously deployed approved release."""
-    from charter.releases import deploy, history
-    from charter.releases.schemas import RollbackIn as ReleaseRollback
-
     ctx.require("incidents:write")
     incident = get_incident(ctx.session, key, lock=True)
     if incident.status_category in ENDED:

@@ -3,9 +3,8 @@ with assumed and renounced times; and telling the people on an incident about a 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from charter.access.models import User
+from charter.context import Ctx
 from charter.incidents import catalog, escalation
 from charter.incidents.models import Incident, IncidentRole
 from charter.incidents.rules import ENDED
@@ -13,9 +12,7 @@ from charter.incidents.schemas import RoleIn
 from charter.incidents.store import current_roles, get_incident, user_by_name
 from charter.incidents.timeline import add_event
 from charter.kit.errors import Conflict
-
-if TYPE_CHECKING:
-    from charter.context import Ctx
+from charter.notifications.service import notify
 
 
 def _touch(ctx: Ctx, incident: Incident) -> None:
@@ -89,8 +86,6 @@ def renounce_role(ctx: Ctx, key: str, role: str) -> Incident:
 
 def notify_team(ctx: Ctx, incident: Incident, event: str, subject: str) -> None:
     """Tell the incident's role holders and everyone paged (except the person who acted)."""
-    from charter.notifications.service import notify
-
     people = {r.user_id for r in current_roles(ctx.session, incident.id)}
     people.update(escalation.paged_user_ids(ctx.session, incident))
     people.discard(ctx.principal.user_id)

@@ -4,14 +4,18 @@ assign roles. Each checks its permission, changes state, writes the timeline and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from charter.access.models import User
+from charter.context import Ctx
 from charter.incidents import catalog, escalation, metrics, playbooks, regulatory, releases_link
 from charter.incidents.models import Incident, IncidentSequence, IncidentStatusChange
+from charter.incidents.postmortems.service import check_close_gate
 from charter.incidents.roles import assume, notify_team
 from charter.incidents.rules import ENDED, FINISHED, incident_key
 from charter.incidents.schemas import AckResult, IncidentCreate, IncidentUpdate, SeverityIn, TransitionIn
@@ -22,13 +26,7 @@ from charter.kit.errors import Conflict, StaleVersion, ValidationFailed
 from charter.kit.principal import Principal
 from charter.ledger.chain import snapshot
 from charter.notifications.delivery import deliver_pending
-
-if TYPE_CHECKING:
-    from datetime import datetime
-
-    from sqlalchemy.orm import Session
-
-    from charter.context import Ctx
+from charter.notifications.service import notify
 
 
 def _snap(incident: Incident) -> dict[str, Any]:
@@ -221,7 +219,6 @@ def transition(ctx: Ctx, key: str, data: TransitionIn) -> Incident:
         raise ValidationFailed("duplicate_of is only for a move to a duplicate status")
     if target_category == "closed":
         ctx.require("incidents:manage")
-        from charter.incidents.postmortems.service import check_close_gate
 
         check_close_gate(ctx.session, incident)
     before = _snap(incident)
@@ -367,7 +364,6 @@ def acknowledge(ctx: Ctx, key: str, via: str = "api") -> AckResult:
     _touch(ctx, incident)
     add_event(ctx, incident, "ack", f"acknowledged by {ctx.principal.name} (via {via})", {"via": via})
     ctx.record("incident.acknowledged", "incident", incident.key, before, _snap(incident), f"via {via}")
-    from charter.notifications.service import notify
 
     others = [u for u in escalation.paged_user_ids(ctx.session, incident) if u != ctx.principal.user_id]
     if others:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -94,8 +95,6 @@ class SystemUpdate(_Fields):
 
 
 def _check_tag(tag: str) -> None:
-    import re
-
     if not re.fullmatch(TAG, tag):
         raise ValueError(f"tag {tag!r} must match {TAG}")
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -203,8 +204,6 @@ def put_profile(key: str, name: str, body: ProfileIn, ctx: CtxDep) -> ProfileRea
 
 
 def _name(name: str) -> None:
-    import re
-
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", name):
         raise ValidationFailed(f"profile name {name!r}: lower-case letters, digits, '.', '_', '-' (1-64)")
 

@@ -6,19 +6,16 @@ monitoring.firing_critical == 0 && monitoring.minutes_since_last_data < 60.0
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from charter.monitoring.alerts import rules as R
 from charter.monitoring.alerts.evaluate import firing_alerts
 from charter.monitoring.metrics.queries import drift_status
 from charter.monitoring.models import MonitorState, PostDeployWatch
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from charter.policy.facts import FactsRequest
+from charter.policy.facts import FactsRequest, register_facts_provider
 
 SCHEMA: Final[dict[str, str]] = {
     "open_alerts": "int",
@@ -70,10 +67,6 @@ def provide(request: FactsRequest) -> dict[str, Any]:
 
 
 def _register() -> None:
-    try:
-        from charter.policy.facts import register_facts_provider
-    except ImportError:  # pragma: no cover - the policy module is part of Charter
-        return
     # Alerts and drift change only through ledger-recorded changes; minutes_since_last_data may be a few
     # seconds old: gate checks may reuse these facts briefly (charter.policy.facts, cacheable).
     register_facts_provider("monitoring", provide, schema=SCHEMA, cacheable=True)

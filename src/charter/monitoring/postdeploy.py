@@ -9,24 +9,28 @@ an alert is caught before the next sweep. Only alerts that fire after the promot
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from charter.context import Ctx
+from charter.context import Ctx as Context
+from charter.inventory.models import AISystem
 from charter.inventory.queries import get_system
-from charter.kit.errors import CharterError, IllegalTransition, ValidationFailed
+from charter.kit.errors import CharterError, IllegalTransition, StaleVersion, ValidationFailed
+from charter.kit.principal import SYSTEM
 from charter.ledger.chain import snapshot
 from charter.monitoring.alerts.rules import at_least
 from charter.monitoring.models import Alert, PostDeployConfig, PostDeployWatch
 from charter.monitoring.schemas import PostDeployConfigIn, PostDeployConfigRead, WatchRead
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from charter.context import Ctx
-    from charter.inventory.models import AISystem
+from charter.notifications.service import notify
+from charter.releases.deploy import rollback
+from charter.releases.models import Deployment, DeploymentPointer, Release
+from charter.releases.schemas import RollbackIn
 
 log = logging.getLogger("charter.monitoring")
 
@@ -95,8 +99,6 @@ def set_config(ctx: Ctx, key: str, data: PostDeployConfigIn) -> PostDeployConfig
     windows, severity, auto, row = config_of(ctx.session, system.id)
     current_version = row.version if row else 0
     if (data.version or 0) != current_version:
-        from charter.kit.errors import StaleVersion
-
         raise StaleVersion(f"post-deployment configuration of '{key}'", data.version or 0, current_version)
     if data.auto_rollback is not None and data.auto_rollback != auto:
         ctx.require("policies:manage")
@@ -134,8 +136,6 @@ def set_config(ctx: Ctx, key: str, data: PostDeployConfigIn) -> PostDeployConfig
 
 
 def _releases_ready() -> bool:
-    import importlib.util
-
     return importlib.util.find_spec("charter.releases.deploy") is not None
 
 
@@ -143,7 +143,6 @@ def open_watches(ctx: Ctx, system: AISystem | None = None) -> list[PostDeployWat
     """A watch for every promotion still inside its stage's check window that has none yet."""
     if not _releases_ready():
         return []
-    from charter.releases.models import Deployment, Release
 
     now = ctx.now()
     watched = select(PostDeployWatch.deployment_id)
@@ -193,8 +192,6 @@ def open_watches(ctx: Ctx, system: AISystem | None = None) -> list[PostDeployWat
 
 
 def _system_key(session: Session, system_id: int) -> str:
-    from charter.inventory.models import AISystem
-
     system = session.get(AISystem, system_id)
     return system.key if system else str(system_id)
 
@@ -230,7 +227,6 @@ def _at_risk(ctx: Ctx, system: AISystem, watch: PostDeployWatch, alerts: list[Al
     reason = f"release {watch.release_version} at {watch.stage} is at risk during its post-deployment check: {what}"
     _move(ctx, watch, system, "at_risk", reason)
     log.warning("%s: %s", system.key, reason)
-    from charter.notifications.service import notify
 
     notify(
         ctx,
@@ -252,11 +248,6 @@ def _at_risk(ctx: Ctx, system: AISystem, watch: PostDeployWatch, alerts: list[Al
 
 
 def _auto_rollback(ctx: Ctx, system: AISystem, watch: PostDeployWatch, why: str) -> None:
-    from charter.context import Ctx as Context
-    from charter.kit.principal import SYSTEM
-    from charter.releases.deploy import rollback
-    from charter.releases.schemas import RollbackIn
-
     auto = Context(
         session=ctx.session, principal=SYSTEM, clock=ctx.clock, settings=ctx.settings, request_id=ctx.request_id
     )
@@ -281,8 +272,6 @@ def _auto_rollback(ctx: Ctx, system: AISystem, watch: PostDeployWatch, why: str)
 def advance_watches(ctx: Ctx) -> dict[str, int]:
     """Sweep: open missing watches, mark alerts that fired meanwhile, close windows that ended, notice
     releases replaced at their stage."""
-    from charter.inventory.models import AISystem
-
     opened = open_watches(ctx)
     now = ctx.now()
     counts = {"opened": len(opened), "passed": 0, "superseded": 0, "at_risk": 0}
@@ -323,8 +312,6 @@ def _still_deployed(session: Session, watch: PostDeployWatch) -> bool:
 
 
 def _deployed(session: Session, system_id: int, stage: str, release_id: int | None) -> bool:
-    from charter.releases.models import DeploymentPointer
-
     pointer = session.get(DeploymentPointer, (system_id, stage))
     return pointer is not None and release_id is not None and pointer.release_id == release_id
 

@@ -3,24 +3,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
+from charter.context import Ctx
+from charter.inventory.models import AISystem
 from charter.monitoring.alerts.evaluate import evaluate_system
 from charter.monitoring.metrics.retention import compact
 from charter.monitoring.models import MonitorState
 from charter.monitoring.postdeploy import advance_watches
-
-if TYPE_CHECKING:
-    from charter.context import Ctx
+from charter.sweeps import register_sweep, sweep_lock
 
 
 def sweep(ctx: Ctx) -> dict[str, Any]:
     """One round. Runs as the system principal in its own transaction (charter.sweeps.run_all)."""
-    from charter.inventory.models import AISystem
-    from charter.sweeps import sweep_lock
-
     if not sweep_lock(ctx.session, "monitoring"):
         return {"skipped": "another process is sweeping"}
     systems = ctx.session.execute(
@@ -37,8 +34,6 @@ def sweep(ctx: Ctx) -> dict[str, Any]:
 
 
 def _register() -> None:
-    from charter.sweeps import register_sweep
-
     register_sweep("monitoring", sweep)
 
 

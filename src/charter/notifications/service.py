@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import apprise
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from charter.access.models import User
+from charter.context import Ctx
 from charter.kit.errors import Conflict, NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from charter.ledger.chain import snapshot
 from charter.ledger.rules import to_jsonable
@@ -27,12 +30,6 @@ from charter.notifications.schemas import (
     SubscriptionCreate,
     SubscriptionRead,
 )
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from charter.context import Ctx
-
 
 # ----------------------------------------------------------------------------- notify
 
@@ -152,7 +149,6 @@ def _validate_target(kind: str, target: str) -> None:
                 errors=[{"loc": ["target"], "msg": "not an http(s) URL"}],
             )
         return
-    import apprise
 
     if not apprise.Apprise().add(target):
         raise ValidationFailed(

@@ -3,19 +3,14 @@ started it hears the decision (event types approval.requested and approval.decid
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from charter.context import Ctx
-    from charter.procedures.models import ProcedureRun
-    from charter.procedures.template_schema import TemplateSpec
+from charter.access.service import users_who_can
+from charter.context import Ctx
+from charter.notifications.service import notify
+from charter.procedures.models import ProcedureRun
+from charter.procedures.template_schema import TemplateSpec, signoff_roles
 
 
 def signoff_requested(ctx: Ctx, run: ProcedureRun, spec: TemplateSpec) -> None:
-    from charter.access.service import users_who_can
-    from charter.notifications.service import notify
-    from charter.procedures.template_schema import signoff_roles
-
     signers = users_who_can(ctx.session, "reviews:signoff", roles=signoff_roles(spec), exclude=(ctx.principal.user_id,))
     notify(
         ctx,
@@ -30,8 +25,6 @@ def signoff_requested(ctx: Ctx, run: ProcedureRun, spec: TemplateSpec) -> None:
 
 
 def signoff_decided(ctx: Ctx, run: ProcedureRun, spec: TemplateSpec) -> None:
-    from charter.notifications.service import notify
-
     if run.started_by_id is None or run.started_by_id == ctx.principal.user_id:
         return
     notify(

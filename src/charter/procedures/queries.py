@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from charter.access.models import User
+from charter.context import Ctx
 from charter.evidence.models import Evidence
 from charter.evidence.rules import is_expired
 from charter.evidence.service import to_read as evidence_read
@@ -282,3 +283,36 @@ def gate_facts(session: Session, subject_type: str, subject_id: int, now: dateti
             "expired_evidence": sum(len(s.expired_evidence) for s in loaded.states),
         }
     return facts
+
+
+@dataclass(frozen=True)
+class AssignedItem:
+    """A checklist item assigned to the signed-in person, still open in a run in progress."""
+
+    run_id: int
+    run_title: str
+    item_id: str
+    due_at: datetime | None
+    overdue: bool
+
+
+def my_open_items(ctx: Ctx, *, limit: int = 50) -> list[AssignedItem]:
+    """Open items assigned to the signed-in person in runs in progress (none for a principal without a user)."""
+    ctx.require("sops:read")
+    if ctx.principal.user_id is None:
+        return []
+    now = ctx.now()
+    rows = ctx.session.execute(
+        select(ProcedureRun.id, ProcedureRun.title, RunItem.item_id, RunItem.due_at)
+        .join(ProcedureRun, ProcedureRun.id == RunItem.run_id)
+        .where(
+            RunItem.assignee_id == ctx.principal.user_id,
+            RunItem.status == "open",
+            ProcedureRun.status == "in_progress",
+        )
+        .limit(limit)
+    )
+    return [
+        AssignedItem(run_id=run_id, run_title=title, item_id=item, due_at=due, overdue=bool(due and due < now))
+        for run_id, title, item, due in rows
+    ]

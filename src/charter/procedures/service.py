@@ -9,15 +9,18 @@ call `start_run`, `answer_item`, `is_approved`, `open_items` and `gate_facts` (d
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from charter.access.models import User
+from charter.context import Ctx
 from charter.evidence import service as evidence_service
 from charter.evidence.models import Evidence
 from charter.evidence.schemas import LinkCreate
 from charter.evidence.service import get_evidence
+from charter.kit.clock import SystemClock
 from charter.kit.errors import Conflict, PermissionDenied, StaleVersion, ValidationFailed
 from charter.kit.pagination import paginate
 from charter.ledger.chain import snapshot
@@ -27,11 +30,6 @@ from charter.procedures.schemas import ItemUpdate, OpenItem, RunRead, RunSummary
 from charter.procedures.subjects import resolve
 from charter.procedures.template_schema import answer_roles
 from charter.procedures.templates import get_template, spec_of
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from charter.context import Ctx
 
 ACTIVE = ("in_progress", "submitted")
 
@@ -291,7 +289,6 @@ def list_runs(
 def _now(now: datetime | None) -> datetime:
     if now is not None:
         return now
-    from charter.kit.clock import SystemClock
 
     return SystemClock().now()
 

@@ -6,6 +6,7 @@ are in `semantic_errors`, which returns the location of each problem so the load
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -93,8 +94,6 @@ def signoff_roles(tpl: TemplateSpec) -> frozenset[str]:
 
 def semantic_errors(tpl: TemplateSpec) -> list[tuple[Loc, str]]:
     """Problems Pydantic cannot see field by field, each with the location it belongs to."""
-    import re
-
     errors: list[tuple[Loc, str]] = []
     seen_sections: dict[str, int] = {}
     seen_items: dict[str, Loc] = {}

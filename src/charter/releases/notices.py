@@ -3,18 +3,14 @@ decision (event types approval.requested and approval.decided; subscribe a chann
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from charter.context import Ctx
-    from charter.inventory.models import AISystem
-    from charter.releases.models import Release, ReleaseApproval
+from charter.access.service import users_who_can
+from charter.context import Ctx
+from charter.inventory.models import AISystem
+from charter.notifications.service import notify
+from charter.releases.models import Release, ReleaseApproval
 
 
 def approval_requested(ctx: Ctx, system: AISystem, release: Release, stage: str, reason: str | None) -> None:
-    from charter.access.service import users_who_can
-    from charter.notifications.service import notify
-
     approvers = users_who_can(ctx.session, "releases:approve", exclude=(release.requested_by_id, ctx.principal.user_id))
     ref = f"{system.key}@{release.version}"
     notify(
@@ -35,8 +31,6 @@ def approval_requested(ctx: Ctx, system: AISystem, release: Release, stage: str,
 
 
 def approval_decided(ctx: Ctx, system: AISystem, release: Release, decision: ReleaseApproval, status: str) -> None:
-    from charter.notifications.service import notify
-
     if release.requested_by_id is None or release.requested_by_id == ctx.principal.user_id:
         return
     verb = "approved" if decision.decision == "approve" else "rejected"

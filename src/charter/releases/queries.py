@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -160,3 +161,32 @@ def read_evaluation(ctx: Ctx, evaluation_id: int) -> GateRead:
     if row is None:
         raise NotFound(f"no gate evaluation {evaluation_id}", entity="gate_evaluation")
     return to_gate_read(row[0], row[1], row[2], include_facts=True)
+
+
+@dataclass(frozen=True)
+class AwaitingApproval:
+    """A release waiting at a stage for an approval."""
+
+    system: str
+    version: int
+    stage: str
+    summary: str
+    requested_by: str
+
+
+def awaiting_my_approval(ctx: Ctx, *, limit: int = 50) -> list[AwaitingApproval]:
+    """Release stages pending approval that the signed-in person did not request themselves (nobody approves
+    their own request), oldest submission first."""
+    ctx.require("releases:read")
+    rows = ctx.session.execute(
+        select(AISystem.key, Release.version, ReleaseStage.stage, Release.change_summary, Release.requested_by)
+        .join(Release, Release.id == ReleaseStage.release_id)
+        .join(AISystem, AISystem.id == ReleaseStage.system_id)
+        .where(ReleaseStage.status == "pending_approval", Release.requested_by != ctx.principal.name)
+        .order_by(Release.submitted_at)
+        .limit(limit)
+    )
+    return [
+        AwaitingApproval(system=key, version=version, stage=stage, summary=summary, requested_by=by)
+        for key, version, stage, summary, by in rows
+    ]

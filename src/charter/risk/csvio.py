@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from pydantic import ValidationError
 
+from charter.context import Ctx
+from charter.inventory.queries import get_system
 from charter.kit.errors import CharterError, ValidationFailed
 from charter.risk.matrices import categories, resolve_category
+from charter.risk.models import Risk
 from charter.risk.queries import Lookup, RiskFilter, filtered, to_read
-from charter.risk.schemas import ImportResult, MatrixRef, RiskCreate
+from charter.risk.schemas import ImportResult, MatrixRef, RiskCreate, RiskRead
 from charter.risk.scoring import score_request
 from charter.risk.service import check_title_free, create_risk, user_id
-
-if TYPE_CHECKING:
-    from charter.context import Ctx
-    from charter.risk.schemas import RiskRead
 
 EXPORT_COLUMNS: Final = (
     "key",
@@ -102,7 +101,6 @@ def _export_row(r: RiskRead) -> dict[str, Any]:
 
 def export_csv(ctx: Ctx, flt: RiskFilter) -> str:
     ctx.require("risks:read")
-    from charter.risk.models import Risk
 
     now = ctx.now()
     risks = list(ctx.session.execute(filtered(ctx.session, flt, now).order_by(Risk.number)).scalars())
@@ -173,8 +171,6 @@ class _RowChecker:
             return None
 
     def _semantic(self, row: int, data: RiskCreate) -> None:
-        from charter.inventory.queries import get_system
-
         system = self._attempt(row, "system", get_system, self.session, data.system)
         self._attempt(row, "category", resolve_category, self.session, data.category, self.categories)
         if data.owner:

@@ -10,9 +10,10 @@ from charter.kit.errors import Conflict, NotFound, StaleVersion
 from charter.ledger.chain import snapshot
 from charter.risk import rules
 from charter.risk.models import Risk, RiskMitigation
+from charter.risk.queries import get_risk
 from charter.risk.schemas import MitigationCreate, MitigationUpdate
 from charter.risk.scoring import refresh_effective
-from charter.risk.service import get_risk, snap, user_id
+from charter.risk.service import snap, user_id
 
 if TYPE_CHECKING:
     from charter.context import Ctx

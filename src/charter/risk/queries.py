@@ -5,26 +5,31 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
 
 from charter.access.models import User
+from charter.context import Ctx
 from charter.inventory.models import AISystem
 from charter.inventory.queries import get_system
 from charter.kit.clock import as_utc
+from charter.kit.errors import NotFound
 from charter.kit.pagination import paginate
 from charter.risk import rules
-from charter.risk.matrices import active_matrix, categories, get_matrix
+from charter.risk.matrices import active_matrix, categories, get_matrix, resolve_category
 from charter.risk.matrix import MatrixSpec
 from charter.risk.models import Risk, RiskAssessment, RiskMitigation
 from charter.risk.schemas import AssessmentRead, MitigationRead, RiskDetail, RiskRead
-from charter.risk.service import get_risk
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
 
-    from charter.context import Ctx
+def get_risk(session: Session, key: str) -> Risk:
+    risk = session.execute(select(Risk).where(Risk.key == key.upper())).scalar_one_or_none()
+    if risk is None:
+        raise NotFound(f"no risk with key '{key}' (keys look like RISK-0001)", entity="risk")
+    return risk
+
 
 SORTABLE = {
     "key": Risk.number,
@@ -204,8 +209,6 @@ def filtered(session: Session, flt: RiskFilter, now: datetime) -> Select[Risk]:
     if flt.system:
         stmt = stmt.where(Risk.system_id == get_system(session, flt.system).id)
     if flt.category:
-        from charter.risk.matrices import resolve_category
-
         stmt = stmt.where(Risk.category == resolve_category(session, flt.category))
     if flt.level:
         level = flt.level.upper()
@@ -396,3 +399,10 @@ def gate_facts(session: Session, system_id: int, now: datetime) -> dict[str, Any
         for r in risks
     ]
     return rules.compute_gate_facts(rows, now)
+
+
+def count_overdue_reviews(ctx: Ctx) -> int:
+    """How many open risks are past their next review (the dashboard's counter)."""
+    ctx.require("risks:read")
+    overdue = filtered(ctx.session, RiskFilter(overdue=True), ctx.now()).subquery()
+    return int(ctx.session.execute(select(func.count()).select_from(overdue)).scalar_one())

@@ -13,13 +13,14 @@ from sqlalchemy.exc import IntegrityError
 from charter.access.models import User
 from charter.inventory.queries import get_system
 from charter.kit.clock import as_utc
-from charter.kit.errors import Conflict, NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from charter.kit.errors import Conflict, PermissionDenied, StaleVersion, ValidationFailed
 from charter.kit.principal import require_distinct
 from charter.ledger.chain import snapshot
 from charter.risk import rules
 from charter.risk.matrices import get_matrix, matrix_for, resolve_category
 from charter.risk.matrix import MatrixSpec
 from charter.risk.models import Risk
+from charter.risk.queries import get_risk
 from charter.risk.schemas import Accept, Assess, RiskCreate, RiskUpdate, Transition
 from charter.risk.scoring import apply_scores, mitigation_statuses, score_request
 
@@ -32,13 +33,6 @@ CLOSED_FOR_SCORING = frozenset({"accepted", "mitigated", "closed"})
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def get_risk(session: Session, key: str) -> Risk:
-    risk = session.execute(select(Risk).where(Risk.key == key.upper())).scalar_one_or_none()
-    if risk is None:
-        raise NotFound(f"no risk with key '{key}' (keys look like RISK-0001)", entity="risk")
-    return risk
 
 
 def user_id(session: Session, username: str, field: str = "owner") -> int:

@@ -8,10 +8,13 @@ postmortem is approved.
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from charter.access.service import users_who_can
+from charter.context import Ctx
 from charter.incidents import catalog
 from charter.incidents.models import ActionItem, Incident, Postmortem
 from charter.incidents.queries import seconds
@@ -22,16 +25,15 @@ from charter.incidents.rules import (
     check_postmortem_transition,
 )
 from charter.incidents.schemas import ActionCreate, ActionRead, ActionUpdate, PostmortemRead, PostmortemWrite, ReviewIn
-from charter.incidents.store import get_incident, user_by_name, usernames
+from charter.incidents.store import automatic, get_incident, user_by_name, usernames
 from charter.incidents.timeline import add_event
 from charter.kit.errors import Conflict, NotFound, StaleVersion, ValidationFailed
 from charter.kit.principal import require_distinct
 from charter.ledger.chain import snapshot
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from charter.context import Ctx
+from charter.notifications.service import notify
+from charter.procedures.models import ProcedureRun, SopTemplate
+from charter.releases.models import Release
+from charter.risk.models import Risk
 
 LIST_FIELDS = ("contributing_factors", "five_whys", "went_well", "went_badly")
 REQUIRED_TO_SUBMIT = ("summary", "root_cause", "impact_harm", "detection")
@@ -158,9 +160,6 @@ def submit(ctx: Ctx, key: str, version: int) -> Postmortem:
             errors=[{"loc": [m], "msg": "required to submit"} for m in missing],
         )
     pm = _move(ctx, incident, pm, "in_review", version, None)
-    from charter.access.service import users_who_can
-    from charter.incidents.store import automatic
-    from charter.notifications.service import notify
 
     reviewers = users_who_can(ctx.session, "reviews:signoff", roles=("governance", "approver"), exclude=(pm.author_id,))
     notify(
@@ -204,9 +203,6 @@ def _check_link(session: Session, link_type: str | None, link_ref: str | None) -
         raise ValidationFailed("link_type and link_ref go together: give both or neither")
     if link_type is None or link_ref is None:
         return
-    from charter.procedures.models import ProcedureRun, SopTemplate
-    from charter.releases.models import Release
-    from charter.risk.models import Risk
 
     if link_type == "risk":
         if session.execute(select(Risk.id).where(Risk.key == link_ref)).first() is None:

@@ -11,21 +11,19 @@ import hashlib
 import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from charter.context import Ctx
+from charter.inventory.models import AISystem
 from charter.ledger.chain import snapshot
 from charter.monitoring.alerts import rules as R
 from charter.monitoring.alerts.hooks import AlertChange, emit
 from charter.monitoring.models import Alert, AlertRule, DriftCheck, MetricPoint, MetricSeries, MonitorState
+from charter.monitoring.postdeploy import alert_fired
 from charter.monitoring.schemas import AlertChangeRead, AlertRead
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from charter.context import Ctx
-    from charter.inventory.models import AISystem
 
 Series = tuple[str, str]  # (metric name, labels key)
 Latest = dict[Series, tuple[datetime, float]]  # the latest point of each series
@@ -58,8 +56,6 @@ def _snap(alert: Alert) -> dict[str, Any]:
 def _emit(ctx: Ctx, system: AISystem, alert: Alert, old: str | None) -> AlertChange:
     change = _change(system, alert, old, ctx.now())
     if alert.state == "firing":
-        from charter.monitoring.postdeploy import alert_fired
-
         alert_fired(ctx, system, alert)
     emit(ctx, change)
     return change
@@ -91,8 +87,6 @@ def open_alert(
 
 
 def transition(ctx: Ctx, alert: Alert, target: str, value: float | None, summary: str) -> AlertChange:
-    from charter.inventory.models import AISystem
-
     R.check_transition(f"alert {alert.id}", alert.state, target)
     before = _snap(alert)
     old = alert.state

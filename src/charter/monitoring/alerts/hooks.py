@@ -17,10 +17,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from charter.context import Ctx
+from charter.context import Ctx
+from charter.kit.registry import DOMAINS, load
 
 log = logging.getLogger("charter.monitoring")
 
@@ -65,7 +64,6 @@ def discover() -> None:
     global _discovered
     if _discovered:
         return
-    from charter.kit.registry import DOMAINS, load
 
     for domain in DOMAINS:
         if domain != "monitoring":

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from charter.context import Ctx
+from charter.inventory.models import AISystem
 from charter.inventory.queries import get_system
 from charter.kit.content import content_path, load_file
 from charter.kit.errors import Conflict, NotFound, StaleVersion, ValidationFailed
 from charter.ledger.chain import snapshot
+from charter.monitoring.alerts.evaluate import transition
 from charter.monitoring.alerts.rules import ACTIVE_STATES, ANOMALY_DEFAULTS, describe, format_duration, rule_problems
 from charter.monitoring.models import Alert, AlertRule, MonitorState
 from charter.monitoring.schemas import RuleCreate, RuleRead, RuleUpdate
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from charter.context import Ctx
-    from charter.inventory.models import AISystem
 
 CONTENT_FILE: Final = content_path("alert_rules", "defaults.yaml")
 DEFAULT_WINDOW: Final[dict[str, int]] = {"threshold": 900, "anomaly": 3600, "no_data": 3600, "drift": 0}
@@ -280,8 +278,6 @@ def delete_rule(ctx: Ctx, key: str, rule_key: str, version: int, reason: str | N
 
 
 def _resolve_rule_alerts(ctx: Ctx, rule: AlertRule, why: str) -> None:
-    from charter.monitoring.alerts.evaluate import transition
-
     active = ctx.session.execute(
         select(Alert).where(Alert.rule_id == rule.id, Alert.state.in_(ACTIVE_STATES))
     ).scalars()

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
+import pyarrow.parquet as pq
+
 from charter.monitoring.drift.profiles import ProfileError
 
 FORMATS: Final = ("csv", "jsonl", "parquet")
@@ -124,10 +126,6 @@ def read_jsonl(data: bytes) -> dict[str, list[Any]]:
 
 
 def read_parquet(data: bytes) -> dict[str, Any]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        raise ProfileError("reading Parquet needs pyarrow (pip install pyarrow)") from None
     try:
         table = pq.read_table(io.BytesIO(data))
     except Exception as exc:  # pyarrow raises several exception types for broken files

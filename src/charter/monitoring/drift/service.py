@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from charter.context import Ctx
+from charter.inventory.models import AISystem
 from charter.inventory.queries import get_system
 from charter.kit.errors import NotFound, StaleVersion, ValidationFailed
 from charter.ledger.chain import snapshot
 from charter.monitoring.alerts.evaluate import evaluate_drift
 from charter.monitoring.drift import rules as drift
 from charter.monitoring.drift.datasets import detect_format, read_columns
-from charter.monitoring.drift.profiles import ProfileError, build_profile, merge_profiles, validate_profile
+from charter.monitoring.drift.profiles import (
+    ProfileError,
+    build_profile,
+    check_same_columns,
+    merge_profiles,
+    validate_profile,
+)
 from charter.monitoring.drift.stats import require_same_edges
 from charter.monitoring.models import DriftCheck, DriftFeatureResult, DriftProfile, DriftWindow
 from charter.monitoring.schemas import (
@@ -27,12 +36,6 @@ from charter.monitoring.schemas import (
     WindowIn,
     WindowRead,
 )
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from charter.context import Ctx
-    from charter.inventory.models import AISystem
 
 MAX_COLUMNS: Final = 1000
 DEFAULT_WINDOW: Final = timedelta(hours=24)
@@ -238,7 +241,6 @@ def _check_current(ref: DriftProfile, current: dict[str, Any]) -> None:
             ref_col = ref.profile["columns"].get(name)
             if ref_col is not None:
                 require_same_edges(name, ref_col, col)
-        from charter.monitoring.drift.profiles import check_same_columns
 
         check_same_columns(list(ref.profile["columns"]), list(current["columns"]))
     except ProfileError as exc:

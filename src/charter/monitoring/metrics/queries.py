@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -178,3 +179,32 @@ def health_of(session: Session, system: AISystem, now: datetime) -> HealthRead:
 def health(ctx: Ctx, key: str) -> HealthRead:
     ctx.require("metrics:read")
     return health_of(ctx.session, get_system(ctx.session, key), ctx.now())
+
+
+@dataclass(frozen=True)
+class FleetHealth:
+    """The health of many systems at once, and the alerts firing across them (newest first)."""
+
+    health: dict[str, str]  # {system key: critical | degraded | healthy | unknown}
+    firing: list[AlertRead]
+
+
+def fleet_health(ctx: Ctx, keys: list[str]) -> FleetHealth:
+    """The health of the named systems from the firing alerts (the monitoring rule), in a fixed number of
+    queries whatever the number of systems (the dashboard)."""
+    ctx.require("metrics:read")
+    firing = list_alerts(ctx, state="firing", limit=1000)
+    with_data = set(
+        ctx.session.execute(
+            select(AISystem.key)
+            .join(MonitorState, MonitorState.system_id == AISystem.id)
+            .where(MonitorState.last_data_at.is_not(None))
+        ).scalars()
+    )
+    by_system: dict[str, list[str]] = {}
+    for alert in firing:
+        by_system.setdefault(alert.system, []).append(alert.severity)
+    return FleetHealth(
+        health={k: R.health(by_system.get(k, []), k in with_data) for k in keys},
+        firing=firing,
+    )

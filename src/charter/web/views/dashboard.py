@@ -15,6 +15,8 @@ from charter.web import panels
 from charter.web.deps import WebCtx, WebRoute
 from charter.web.panels import visible
 from charter.web.render import render
+from charter.web.views.ledger import entries_for
+from charter.web.views.risks import heatmap_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -61,14 +63,10 @@ def dashboard_context(request: Request, ctx: Ctx) -> dict[str, Any]:
         context["incidents"] = incidents
         context["incidents_by_severity"] = Counter(i.severity for i in incidents)
     if visible(request, ctx, "risks", "risks:read"):
-        from charter.web.views.risks import heatmap_context
-
         context |= heatmap_context(ctx, None, request.query_params.get("view", "inherent"))
     context["waiting"] = panels.waiting_for(request, ctx, context["incidents"])
     context["overdue"] = panels.overdue(request, ctx)
     if visible(request, ctx, "ledger", "audit:read"):
-        from charter.web.views.ledger import entries_for
-
         context["recent"], _ = entries_for(ctx, limit=8)
     return context
 

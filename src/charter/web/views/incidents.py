@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 
 from charter.context import Ctx
 from charter.incidents import catalog, queries, timeline
@@ -13,11 +12,19 @@ from charter.incidents import service as incidents
 from charter.incidents.schemas import IncidentCreate, SeverityIn, TransitionIn
 from charter.incidents.store import get_incident
 from charter.inventory import queries as inventory
-from charter.kit.errors import CharterError
+from charter.kit.errors import ValidationFailed
 from charter.kit.routing import add_routes
+from charter.web.actions import run_and_redirect, run_or_rerender
 from charter.web.deps import Form, WebCtx, WebRoute, field
-from charter.web.forms import GENERAL, field_errors, optional_int, summary, values
-from charter.web.render import fragment, is_htmx, redirect, render
+from charter.web.forms import optional_int, values
+from charter.web.render import fragment, is_htmx, render
+from charter.web.views.postmortems import router as postmortems_router
+from charter.web.views.system_page import system_page
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from charter.incidents.models import Incident
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 CATEGORIES = ("open", "active", "mitigated", "resolved", "closed", "declined", "duplicate")
@@ -80,7 +87,7 @@ def new_form(request: Request, ctx: WebCtx) -> Response:
 
 @router.post("/incidents")
 def open_incident(request: Request, ctx: WebCtx, form: Form) -> Response:
-    try:
+    def change() -> Incident:
         data = IncidentCreate.model_validate(
             {
                 "system": field(form, "system"),
@@ -91,17 +98,16 @@ def open_incident(request: Request, ctx: WebCtx, form: Form) -> Response:
                 "affected_users": optional_int(field(form, "affected_users")),
             }
         )
-        incident = incidents.open_incident(ctx, data)
-        ctx.commit()
-    except ValidationError as exc:
-        ctx.session.rollback()
-        return _new_page(request, ctx, 422, form=values(form), errors=field_errors(exc))
-    except CharterError as exc:
-        ctx.session.rollback()
-        if exc.status == 403:
-            raise
-        return _new_page(request, ctx, exc.status, form=values(form), errors={GENERAL: exc.detail})
-    return redirect(request, f"/incidents/{incident.key}", f"Incident {incident.key} opened; the on-call is paged.")
+        return incidents.open_incident(ctx, data)
+
+    return run_or_rerender(
+        request,
+        ctx,
+        change,
+        form_page=lambda status, errors: _new_page(request, ctx, status, form=values(form), errors=errors),
+        to=lambda incident: f"/incidents/{incident.key}",
+        ok=lambda incident: f"Incident {incident.key} opened; the on-call is paged.",
+    )
 
 
 @router.get("/incidents/{key}")
@@ -126,18 +132,8 @@ def _ordered(incident: Any, life: Any) -> list[str]:
     return [s for s in listed if s in incident.allowed_transitions] + rest
 
 
-def _do(request: Request, ctx: Ctx, key: str, action: Any, ok: str) -> Response:
-    back = f"/incidents/{key}"
-    try:
-        action()
-        ctx.commit()
-    except ValidationError as exc:
-        return redirect(request, back, summary(field_errors(exc)), "error")
-    except CharterError as exc:
-        if exc.status == 403:
-            raise
-        return redirect(request, back, exc.detail, "error")
-    return redirect(request, back, ok)
+def _do(request: Request, ctx: Ctx, key: str, change: Callable[[], object], ok: str) -> Response:
+    return run_and_redirect(request, ctx, change, back=f"/incidents/{key}", ok=ok)
 
 
 @router.post("/incidents/{key}/ack")
@@ -151,8 +147,6 @@ def post_update(request: Request, ctx: WebCtx, form: Form, key: str) -> Response
 
     def run() -> None:
         if not body:
-            from charter.kit.errors import ValidationFailed
-
             raise ValidationFailed("write the update first (what is known, what is being done, next update when)")
         timeline.post_update(ctx, get_incident(ctx.session, key), body)
 
@@ -192,12 +186,8 @@ def severity(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
 
 @router.get("/systems/{key}/incidents")
 def system_tab(request: Request, ctx: WebCtx, key: str) -> Response:
-    from charter.web.views.systems import system_page
-
     items, _ = queries.list_incidents(ctx, queries.IncidentFilter(system=key), sort="-key", limit=200)
     return system_page(request, ctx, key, "incidents", "systems/incidents.html", incidents=items)
 
 
-from charter.web.views.postmortems import router as _postmortems  # noqa: E402
-
-add_routes(router, _postmortems)
+add_routes(router, postmortems_router)

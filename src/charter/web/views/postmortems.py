@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 
 from charter.context import Ctx
 from charter.incidents import queries
 from charter.incidents.postmortems import service as postmortem
 from charter.incidents.rules import ACTION_TRANSITIONS
 from charter.incidents.schemas import ActionCreate, ActionUpdate, LinkType, PostmortemWrite, ReviewIn
-from charter.kit.errors import CharterError, NotFound
+from charter.kit.errors import NotFound
+from charter.web.actions import run_and_redirect, run_or_rerender
 from charter.web.deps import Form, WebCtx, WebRoute, field
-from charter.web.forms import GENERAL, field_errors, optional_int, summary, values
-from charter.web.render import redirect, render
+from charter.web.forms import optional_int, values
+from charter.web.render import render
+
+if TYPE_CHECKING:
+    from charter.incidents.models import ActionItem
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 TEXT = ("summary", "impact_harm", "detection", "root_cause")
@@ -65,29 +68,29 @@ def save(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
         "impact_users": optional_int(field(form, "impact_users")),
         "impact_duration_minutes": optional_int(field(form, "impact_duration_minutes")),
     }
-    try:
+    submit = field(form, "action") == "submit"
+
+    def change() -> None:
         pm = postmortem.write(ctx, key, PostmortemWrite.model_validate(payload))
-        if field(form, "action") == "submit":
+        if submit:
             ctx.session.flush()
             postmortem.submit(ctx, key, pm.version)
-        ctx.commit()
-    except ValidationError as exc:
-        ctx.session.rollback()
-        return _page(request, ctx, key, 422, form=values(form), errors=field_errors(exc))
-    except CharterError as exc:
-        ctx.session.rollback()
-        if exc.status == 403:
-            raise
-        return _page(request, ctx, key, exc.status, form=values(form), errors={GENERAL: exc.detail})
-    done = "submitted for review" if field(form, "action") == "submit" else "saved as a draft"
-    return redirect(request, f"/incidents/{key}/postmortem", f"Postmortem {done}.")
+
+    return run_or_rerender(
+        request,
+        ctx,
+        change,
+        form_page=lambda status, errors: _page(request, ctx, key, status, form=values(form), errors=errors),
+        to=f"/incidents/{key}/postmortem",
+        ok=f"Postmortem {'submitted for review' if submit else 'saved as a draft'}.",
+    )
 
 
 @router.post("/incidents/{key}/postmortem/review")
 def review(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
-    back = f"/incidents/{key}/postmortem"
     decision = field(form, "decision")
-    try:
+
+    def change() -> None:
         data = ReviewIn.model_validate(
             {"version": optional_int(field(form, "version")), "note": field(form, "note") or None}
         )
@@ -95,22 +98,19 @@ def review(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
             postmortem.approve(ctx, key, data)
         else:
             postmortem.send_back(ctx, key, data)
-        ctx.commit()
-    except ValidationError as exc:
-        return redirect(request, back, summary(field_errors(exc)), "error")
-    except CharterError as exc:
-        if exc.status == 403:
-            raise
-        return redirect(request, back, exc.detail, "error")
-    return redirect(
-        request, back, "Postmortem approved." if decision == "approve" else "Postmortem sent back to draft."
+
+    return run_and_redirect(
+        request,
+        ctx,
+        change,
+        back=f"/incidents/{key}/postmortem",
+        ok="Postmortem approved." if decision == "approve" else "Postmortem sent back to draft.",
     )
 
 
 @router.post("/incidents/{key}/actions")
 def add_action(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
-    back = f"/incidents/{key}/postmortem"
-    try:
+    def change() -> ActionItem:
         data = ActionCreate.model_validate(
             {
                 "title": field(form, "title"),
@@ -121,30 +121,29 @@ def add_action(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
                 "link_ref": field(form, "link_ref") or None,
             }
         )
-        item = postmortem.add_action(ctx, key, data)
-        ctx.commit()
-    except ValidationError as exc:
-        return redirect(request, back, summary(field_errors(exc)), "error")
-    except CharterError as exc:
-        if exc.status == 403:
-            raise
-        return redirect(request, back, exc.detail, "error")
-    return redirect(request, back, f"Action item '{item.title}' added.")
+        return postmortem.add_action(ctx, key, data)
+
+    return run_and_redirect(
+        request,
+        ctx,
+        change,
+        back=f"/incidents/{key}/postmortem",
+        ok=lambda item: f"Action item '{item.title}' added.",
+    )
 
 
 @router.post("/incidents/{key}/actions/{item_id}")
 def update_action(request: Request, ctx: WebCtx, form: Form, key: str, item_id: int) -> Response:
-    back = f"/incidents/{key}/postmortem"
-    try:
+    def change() -> ActionItem:
         data = ActionUpdate.model_validate(
             {"version": optional_int(field(form, "version")), "status": field(form, "status") or None}
         )
-        item = postmortem.update_action(ctx, item_id, data)
-        ctx.commit()
-    except ValidationError as exc:
-        return redirect(request, back, summary(field_errors(exc)), "error")
-    except CharterError as exc:
-        if exc.status == 403:
-            raise
-        return redirect(request, back, exc.detail, "error")
-    return redirect(request, back, f"Action item '{item.title}' is now {item.status.replace('_', ' ')}.")
+        return postmortem.update_action(ctx, item_id, data)
+
+    return run_and_redirect(
+        request,
+        ctx,
+        change,
+        back=f"/incidents/{key}/postmortem",
+        ok=lambda item: f"Action item '{item.title}' is now {item.status.replace('_', ' ')}.",
+    )

@@ -3,27 +3,27 @@ withdraw; and a system's rollback (confirmed on a second page)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 
 from charter.context import Ctx
-from charter.kit.errors import CharterError
 from charter.releases import deploy, gate
 from charter.releases import queries as release_queries
 from charter.releases import service as releases
-from charter.releases.schemas import DecisionIn, PromoteIn, RollbackIn, StageRequest, WithdrawIn
+from charter.releases.schemas import DecisionIn, GateRead, PromoteIn, RollbackIn, StageRequest, WithdrawIn
+from charter.web.actions import run_and_redirect
 from charter.web.deps import Form, WebCtx, WebRoute, field
-from charter.web.forms import field_errors, optional_int, summary
+from charter.web.forms import optional_int
 from charter.web.render import fragment, is_htmx, redirect, render
+from charter.web.views.system_page import system_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
-def latest_gates(ctx: Ctx, key: str, version: int) -> dict[str, Any]:
+def latest_gates(ctx: Ctx, key: str, version: int) -> dict[str, GateRead]:
     """The newest stored gate evaluation per stage, as read models."""
-    out: dict[str, Any] = {}
+    out: dict[str, GateRead] = {}
     for evaluation in release_queries.list_evaluations(ctx, key, version):  # newest first
         out.setdefault(evaluation.stage, evaluation)
     return out
@@ -35,8 +35,6 @@ def _url(key: str, version: int) -> str:
 
 @router.get("/systems/{key}/releases/{version}")
 def detail(request: Request, ctx: WebCtx, key: str, version: int) -> Response:
-    from charter.web.views.systems import system_page
-
     release = release_queries.read_release(ctx, key, version)
     return system_page(
         request,
@@ -54,8 +52,6 @@ def detail(request: Request, ctx: WebCtx, key: str, version: int) -> Response:
 @router.get("/systems/{key}/releases/{version}/approve")
 def approval_page(request: Request, ctx: WebCtx, key: str, version: int) -> Response:
     """Everything an approver needs on one page: the change, the artifacts, every gate rule and its reason."""
-    from charter.web.views.systems import system_page
-
     stage = request.query_params.get("stage", "")
     release = release_queries.read_release(ctx, key, version)
     row = next((s for s in release.stages if s.stage == stage), None)
@@ -85,20 +81,9 @@ def check_gate(request: Request, ctx: WebCtx, form: Form, key: str, version: int
     return redirect(request, f"{_url(key, version)}/approve?stage={stage}", "Gate evaluated.", "info")
 
 
-def _act(request: Request, ctx: Ctx, key: str, version: int, action: Any, ok: str) -> Response:
-    try:
-        action()
-        ctx.commit()
-    except ValidationError as exc:
-        return redirect(request, _url(key, version), summary(field_errors(exc)), "error")
-    except deploy.GateRefused as exc:
-        ctx.commit()  # the refused evaluation is evidence too
-        return redirect(request, _url(key, version), exc.detail, "error")
-    except CharterError as exc:
-        if exc.status == 403:
-            raise
-        return redirect(request, _url(key, version), exc.detail, "error")
-    return redirect(request, _url(key, version), ok)
+def _act(request: Request, ctx: Ctx, key: str, version: int, change: Callable[[], object], ok: str) -> Response:
+    # A gate refused at promotion is committed too: the refused evaluation is evidence.
+    return run_and_redirect(request, ctx, change, back=_url(key, version), ok=ok, commit_on=(deploy.GateRefused,))
 
 
 @router.post("/systems/{key}/releases/{version}/request")
@@ -176,7 +161,8 @@ def rollback(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
             cancel_href=back,
             reason_required=True,
         )
-    try:
+
+    def change() -> None:
         data = RollbackIn.model_validate(
             {
                 "stage": stage,
@@ -187,14 +173,14 @@ def rollback(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
             }
         )
         deploy.rollback(ctx, key, data)
-        ctx.commit()
-    except ValidationError as exc:
-        return redirect(request, back, summary(field_errors(exc)), "error")
-    except CharterError as exc:
-        if exc.status == 403:
-            raise
-        return redirect(request, back, exc.detail, "error")
-    return redirect(request, back, f"Rolled back {stage}: release {_to(ctx, key, stage)} runs there now.")
+
+    return run_and_redirect(
+        request,
+        ctx,
+        change,
+        back=back,
+        ok=lambda _: f"Rolled back {stage}: release {_to(ctx, key, stage)} runs there now.",
+    )
 
 
 def _to(ctx: Ctx, key: str, stage: str) -> str:

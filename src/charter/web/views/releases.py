@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 
 from charter.context import Ctx
 from charter.inventory import queries as inventory
-from charter.kit.errors import CharterError
 from charter.kit.routing import add_routes
 from charter.releases import history as release_history
 from charter.releases import queries as release_queries
 from charter.releases import service as releases
 from charter.releases.rules import ARTIFACT_KINDS, CHANGE_TYPES
 from charter.releases.schemas import ReleaseCreate
+from charter.web.actions import run_or_rerender
 from charter.web.deps import Form, WebCtx, WebRoute, field
-from charter.web.forms import GENERAL, field_errors, split_list, values
-from charter.web.render import redirect, render
+from charter.web.forms import split_list, values
+from charter.web.render import render
+from charter.web.views.release_detail import router as detail_router
+from charter.web.views.system_page import system_page
+
+if TYPE_CHECKING:
+    from charter.releases.models import Release
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 ARTIFACT_ROWS = 3
@@ -44,8 +48,6 @@ def overview(request: Request, ctx: WebCtx) -> Response:
 
 
 def _tab(request: Request, ctx: Ctx, key: str, status: int = 200, **context: Any) -> Response:
-    from charter.web.views.systems import system_page
-
     context.setdefault("form", {"change_type": "retrain"})
     context.setdefault("errors", {})
     return system_page(
@@ -81,7 +83,7 @@ def _artifacts(form: Any) -> list[dict[str, str]]:
 
 @router.post("/systems/{key}/releases")
 def submit(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
-    try:
+    def change() -> Release:
         data = ReleaseCreate.model_validate(
             {
                 "artifacts": _artifacts(form),
@@ -94,22 +96,16 @@ def submit(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
             }
         )
         _system, release = releases.submit_release(ctx, key, data)
-        ctx.commit()
-    except ValidationError as exc:
-        ctx.session.rollback()
-        return _tab(request, ctx, key, 422, form=values(form), errors=field_errors(exc))
-    except CharterError as exc:
-        ctx.session.rollback()
-        if exc.status == 403:
-            raise
-        return _tab(request, ctx, key, exc.status, form=values(form), errors={GENERAL: exc.detail})
-    return redirect(
+        return release
+
+    return run_or_rerender(
         request,
-        f"/systems/{key}/releases/{release.version}",
-        f"Release {release.version} submitted. Request a stage to start its approvals.",
+        ctx,
+        change,
+        form_page=lambda status, errors: _tab(request, ctx, key, status, form=values(form), errors=errors),
+        to=lambda release: f"/systems/{key}/releases/{release.version}",
+        ok=lambda release: f"Release {release.version} submitted. Request a stage to start its approvals.",
     )
 
 
-from charter.web.views.release_detail import router as _detail  # noqa: E402
-
-add_routes(router, _detail)
+add_routes(router, detail_router)

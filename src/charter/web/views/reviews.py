@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from charter.context import Ctx
 from charter.evidence import service as evidence
-from charter.kit.errors import CharterError
 from charter.procedures import service as procedures
 from charter.procedures import templates, workflow
 from charter.procedures.schemas import ItemUpdate
 from charter.procedures.subjects import resolve
+from charter.web.actions import run_and_redirect
 from charter.web.deps import Form, WebCtx, WebRoute, field
-from charter.web.forms import field_errors, optional_int, summary
-from charter.web.render import redirect, render
+from charter.web.forms import optional_int
+from charter.web.render import render
+from charter.web.views.system_page import system_page
+
+if TYPE_CHECKING:
+    from charter.procedures.models import ProcedureRun
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 ANSWERS = ("pass", "fail", "needs_review", "not_applicable")
@@ -38,8 +42,6 @@ def list_page(request: Request, ctx: WebCtx) -> Response:
 
 @router.get("/systems/{key}/reviews")
 def system_tab(request: Request, ctx: WebCtx, key: str) -> Response:
-    from charter.web.views.systems import system_page
-
     system_id, _label = resolve(ctx.session, "system", subject_key=key)
     runs, _ = procedures.list_runs(ctx, subject_type="system", subject_id=system_id, limit=100)
     return system_page(
@@ -56,14 +58,18 @@ def system_tab(request: Request, ctx: WebCtx, key: str) -> Response:
 @router.post("/systems/{key}/reviews")
 def start(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
     system_id, _label = resolve(ctx.session, "system", subject_key=key)
-    try:
-        run = procedures.start_run(ctx, field(form, "template"), "system", system_id)
-        ctx.commit()
-    except CharterError as exc:
-        if exc.status == 403:
-            raise
-        return redirect(request, f"/systems/{key}/reviews", exc.detail, "error")
-    return redirect(request, f"/reviews/{run.id}", f"Started '{run.title}'. Answer each item; attach evidence.")
+
+    def change() -> ProcedureRun:
+        return procedures.start_run(ctx, field(form, "template"), "system", system_id)
+
+    return run_and_redirect(
+        request,
+        ctx,
+        change,
+        back=f"/systems/{key}/reviews",
+        to=lambda run: _run_url(run.id),
+        ok=lambda run: f"Started '{run.title}'. Answer each item; attach evidence.",
+    )
 
 
 def _run_url(run_id: int) -> str:
@@ -87,8 +93,8 @@ def _upload(ctx: Ctx, form: Any) -> list[int]:
 @router.post("/reviews/{run_id}/items/{item_id}")
 def answer(request: Request, ctx: WebCtx, form: Form, run_id: int, item_id: str) -> Response:
     """Answer one item; an attached file becomes evidence (type and size checked by the evidence service)."""
-    back = f"{_run_url(run_id)}#item-{item_id}"
-    try:
+
+    def change() -> None:
         evidence_ids = _upload(ctx, form)
         payload: dict[str, Any] = {"version": optional_int(field(form, "version")), "evidence_ids": evidence_ids}
         if field(form, "status"):
@@ -98,27 +104,19 @@ def answer(request: Request, ctx: WebCtx, form: Form, run_id: int, item_id: str)
                 "justification": field(form, "justification"),
             }
         procedures.update_item(ctx, run_id, item_id, ItemUpdate.model_validate(payload))
-        ctx.commit()
-    except ValidationError as exc:
-        return redirect(request, back, f"{item_id}: {summary(field_errors(exc))}", "error")
-    except CharterError as exc:
-        if exc.status == 403:
-            raise
-        return redirect(request, back, f"{item_id}: {exc.detail}", "error")
-    return redirect(request, back, f"Saved the answer to {item_id}.")
+
+    return run_and_redirect(
+        request,
+        ctx,
+        change,
+        back=f"{_run_url(run_id)}#item-{item_id}",
+        ok=f"Saved the answer to {item_id}.",
+        prefix=f"{item_id}: ",
+    )
 
 
-def _step(request: Request, ctx: Ctx, run_id: int, action: Any, ok: str) -> Response:
-    try:
-        action()
-        ctx.commit()
-    except ValidationError as exc:
-        return redirect(request, _run_url(run_id), summary(field_errors(exc)), "error")
-    except CharterError as exc:
-        if exc.status == 403:
-            raise
-        return redirect(request, _run_url(run_id), exc.detail, "error")
-    return redirect(request, _run_url(run_id), ok)
+def _step(request: Request, ctx: Ctx, run_id: int, change: Callable[[], object], ok: str) -> Response:
+    return run_and_redirect(request, ctx, change, back=_run_url(run_id), ok=ok)
 
 
 @router.post("/reviews/{run_id}/submit")

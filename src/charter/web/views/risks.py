@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 
 from charter.context import Ctx
 from charter.inventory import queries as inventory
-from charter.kit.errors import CharterError
 from charter.kit.routing import add_routes
 from charter.risk import matrices, queries
 from charter.risk import service as risk_service
 from charter.risk.rules import STATUSES
 from charter.risk.schemas import RiskCreate
+from charter.web.actions import run_or_rerender
 from charter.web.deps import Form, WebCtx, WebRoute, field
-from charter.web.forms import GENERAL, field_errors, values
-from charter.web.render import fragment, is_htmx, redirect, render
+from charter.web.forms import values
+from charter.web.render import fragment, is_htmx, render
 from charter.web.views.risk_common import active_spec, parse_cell
+from charter.web.views.risk_detail import router as detail_router
+from charter.web.views.system_page import system_page
+
+if TYPE_CHECKING:
+    from charter.risk.models import Risk
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 LEVELS = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNASSESSED")
@@ -99,7 +103,8 @@ def new_form(request: Request, ctx: WebCtx) -> Response:
 @router.post("/risks")
 def create(request: Request, ctx: WebCtx, form: Form) -> Response:
     submitted = values(form)
-    try:
+
+    def change() -> Risk:
         cell = parse_cell(field(form, "inherent"), "inherent")
         payload: dict[str, Any] = {
             "system": field(form, "system"),
@@ -111,20 +116,26 @@ def create(request: Request, ctx: WebCtx, form: Form) -> Response:
         }
         if cell:
             payload |= {"likelihood": cell[0], "impact": cell[1]}
-        risk = risk_service.create_risk(ctx, RiskCreate.model_validate(payload))
-        ctx.commit()
-    except ValidationError as exc:
-        return _new_page(request, ctx, 422, form=submitted, errors=field_errors(exc))
-    except CharterError as exc:
-        return _new_page(request, ctx, exc.status, form=submitted, errors={GENERAL: exc.detail})
+        return risk_service.create_risk(ctx, RiskCreate.model_validate(payload))
+
+    return run_or_rerender(
+        request,
+        ctx,
+        change,
+        form_page=lambda status, errors: _new_page(request, ctx, status, form=submitted, errors=errors),
+        to=lambda risk: f"/risks/{risk.key}",
+        ok=_identified,
+        forbidden="form",
+    )
+
+
+def _identified(risk: Risk) -> str:
     scored = f" and assessed {risk.level} (score {risk.score})" if risk.level else ""
-    return redirect(request, f"/risks/{risk.key}", f"Risk {risk.key} identified{scored}.")
+    return f"Risk {risk.key} identified{scored}."
 
 
 @router.get("/systems/{key}/risks")
 def system_tab(request: Request, ctx: WebCtx, key: str) -> Response:
-    from charter.web.views.systems import system_page
-
     items, next_cursor = queries.list_risks(ctx, queries.RiskFilter(system=key), sort="-score", limit=200)
     return system_page(
         request,
@@ -138,6 +149,4 @@ def system_tab(request: Request, ctx: WebCtx, key: str) -> Response:
     )
 
 
-from charter.web.views.risk_detail import router as _detail  # noqa: E402  (after the fixed paths above)
-
-add_routes(router, _detail)
+add_routes(router, detail_router)  # after the fixed paths above (/risks/new, /risks/heatmap before /risks/{key})

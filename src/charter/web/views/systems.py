@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 
+from charter.context import Ctx
 from charter.inventory import queries, service
 from charter.inventory.rules import DATA_CATEGORIES, DEPLOYMENT_TYPES, LIFECYCLE_STAGES, RISK_TIERS
 from charter.inventory.schemas import SystemCreate, SystemRead, SystemUpdate, Transition
-from charter.kit.errors import CharterError
+from charter.web.actions import run_and_redirect, run_or_rerender
 from charter.web.deps import Form, WebCtx, WebRoute, field
-from charter.web.forms import GENERAL, field_errors, optional_int, split_list, values
-from charter.web.nav import system_tabs
+from charter.web.forms import optional_int, split_list, values
+from charter.web.panels import system_summary
 from charter.web.render import fragment, is_htmx, redirect, render
+from charter.web.views.ledger import entries_for
+from charter.web.views.system_page import system_page
+
+if TYPE_CHECKING:
+    from charter.inventory.models import AISystem
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -32,18 +37,6 @@ CHOICES = {
     "deployment_types": DEPLOYMENT_TYPES,
     "data_categories": DATA_CATEGORIES,
 }
-
-
-def system_page(request: Request, ctx: Any, key: str, tab: str, template: str, **context: Any) -> Response:
-    """Render one tab of the system page (header, tabs, then the tab's template)."""
-    system = context.pop("system", None) or queries.read_system(ctx, key)
-    return render(
-        request,
-        template,
-        system=system,
-        tabs=system_tabs(request, ctx.principal, key, tab),
-        **context,
-    )
 
 
 # ----------------------------------------------------------------------------- list
@@ -81,7 +74,7 @@ def list_page(request: Request, ctx: WebCtx) -> Response:
 # ----------------------------------------------------------------------------- register
 
 
-def _form_page(request: Request, ctx: Any, status: int = 200, **context: Any) -> Response:
+def _form_page(request: Request, ctx: Ctx, status: int = 200, **context: Any) -> Response:
     context.setdefault("form", {"owner": ctx.principal.name, "deployment_type": "in_house_model"})
     context.setdefault("errors", {})
     return render(request, "systems/new.html", status=status, **CHOICES, **context)
@@ -117,15 +110,19 @@ def _create_payload(form: Any) -> dict[str, Any]:
 @router.post("/systems")
 def register(request: Request, ctx: WebCtx, form: Form) -> Response:
     submitted = values(form) | {"data_categories": [v for v in form.getlist("data_categories") if isinstance(v, str)]}
-    try:
-        data = SystemCreate.model_validate(_create_payload(form))
-        system = service.create_system(ctx, data)
-        ctx.commit()
-    except ValidationError as exc:
-        return _form_page(request, ctx, 422, form=submitted, errors=field_errors(exc))
-    except CharterError as exc:
-        return _form_page(request, ctx, exc.status, form=submitted, errors={GENERAL: exc.detail})
-    return redirect(request, f"/systems/{system.key}", f"Registered '{system.name}' in stage proposed.")
+
+    def change() -> AISystem:
+        return service.create_system(ctx, SystemCreate.model_validate(_create_payload(form)))
+
+    return run_or_rerender(
+        request,
+        ctx,
+        change,
+        form_page=lambda status, errors: _form_page(request, ctx, status, form=submitted, errors=errors),
+        to=lambda system: f"/systems/{system.key}",
+        ok=lambda system: f"Registered '{system.name}' in stage proposed.",
+        forbidden="form",
+    )
 
 
 # ----------------------------------------------------------------------------- one system
@@ -139,16 +136,9 @@ def overview(request: Request, ctx: WebCtx, key: str) -> Response:
         key,
         "overview",
         "systems/overview.html",
-        summary=_summary(request, ctx, key),
+        summary=system_summary(request, ctx, key),
         stages=LIFECYCLE_STAGES,
     )
-
-
-def _summary(request: Request, ctx: Any, key: str) -> list[dict[str, Any]]:
-    """Counts other areas contribute to the overview (e.g. open risks, open incidents)."""
-    from charter.web.panels import system_summary
-
-    return system_summary(request, ctx, key)
 
 
 @router.get("/systems/{key}/edit")
@@ -167,7 +157,7 @@ def _as_form(system: SystemRead) -> dict[str, Any]:
     return data
 
 
-def _edit_page(request: Request, ctx: Any, system: SystemRead, status: int = 200, **context: Any) -> Response:
+def _edit_page(request: Request, ctx: Ctx, system: SystemRead, status: int = 200, **context: Any) -> Response:
     return system_page(
         request, ctx, system.key, "overview", "systems/edit.html", system=system, status=status, **CHOICES, **context
     )
@@ -199,21 +189,26 @@ def _changes(system: SystemRead, form: Any) -> dict[str, Any]:
 @router.post("/systems/{key}/edit")
 def edit(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
     system = queries.read_system(ctx, key)
+    changes = _changes(system, form)
+    if not changes:
+        return redirect(request, f"/systems/{key}", "Nothing changed.", "info")
     submitted = values(form) | {"data_categories": [v for v in form.getlist("data_categories") if isinstance(v, str)]}
-    try:
-        changes = _changes(system, form)
-        if not changes:
-            return redirect(request, f"/systems/{key}", "Nothing changed.", "info")
+
+    def change() -> AISystem:
         data = SystemUpdate.model_validate(
             {"version": optional_int(field(form, "version")), "reason": field(form, "reason") or None, **changes}
         )
-        service.update_system(ctx, key, data)
-        ctx.commit()
-    except ValidationError as exc:
-        return _edit_page(request, ctx, system, 422, form=submitted, errors=field_errors(exc))
-    except CharterError as exc:
-        return _edit_page(request, ctx, system, exc.status, form=submitted, errors={GENERAL: exc.detail})
-    return redirect(request, f"/systems/{key}", "Saved. The change is in the ledger.")
+        return service.update_system(ctx, key, data)
+
+    return run_or_rerender(
+        request,
+        ctx,
+        change,
+        form_page=lambda status, errors: _edit_page(request, ctx, system, status, form=submitted, errors=errors),
+        to=f"/systems/{key}",
+        ok="Saved. The change is in the ledger.",
+        forbidden="form",
+    )
 
 
 @router.post("/systems/{key}/transition")
@@ -235,31 +230,24 @@ def transition(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
             cancel_href=f"/systems/{key}",
             reason_required=False,
         )
-    try:
+
+    def change() -> AISystem:
         data = Transition.model_validate(
             {"to": target, "version": optional_int(field(form, "version")), "reason": reason}
         )
-        system = service.transition_system(ctx, key, data)
-        ctx.commit()
-    except ValidationError as exc:
-        return redirect(request, f"/systems/{key}", _first(exc), "error")
-    except CharterError as exc:
-        if exc.status == 403:
-            raise
-        return redirect(request, f"/systems/{key}", exc.detail, "error")
-    return redirect(request, f"/systems/{key}", f"'{system.name}' moved to stage {system.stage}.")
+        return service.transition_system(ctx, key, data)
 
-
-def _first(exc: ValidationError) -> str:
-    errors = field_errors(exc)
-    key, msg = next(iter(errors.items()))
-    return msg if key == GENERAL else f"{key}: {msg}"
+    return run_and_redirect(
+        request,
+        ctx,
+        change,
+        back=f"/systems/{key}",
+        ok=lambda system: f"'{system.name}' moved to stage {system.stage}.",
+    )
 
 
 @router.get("/systems/{key}/ledger")
 def ledger_tab(request: Request, ctx: WebCtx, key: str) -> Response:
-    from charter.web.views.ledger import entries_for
-
     system = queries.read_system(ctx, key)
     entries, next_cursor = entries_for(
         ctx, entity_type="system", entity_id=key, cursor=request.query_params.get("cursor")

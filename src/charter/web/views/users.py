@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
 
 from charter.access import service
 from charter.access.schemas import UserCreate, UserUpdate
-from charter.kit.errors import CharterError
+from charter.context import Ctx
 from charter.kit.roles import PERMISSIONS, ROLE_PERMISSIONS, ROLES
+from charter.web.actions import run_and_redirect, run_or_rerender
 from charter.web.deps import Form, WebCtx, WebRoute, field
-from charter.web.forms import GENERAL, field_errors, optional_int, values
-from charter.web.render import redirect, render
+from charter.web.forms import optional_int, values
+from charter.web.render import render
+
+if TYPE_CHECKING:
+    from charter.access.models import User
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
-def _page(request: Request, ctx: Any, status: int = 200, **context: Any) -> Response:
+def _page(request: Request, ctx: Ctx, status: int = 200, **context: Any) -> Response:
     context.setdefault("form", {"role": "viewer"})
     context.setdefault("errors", {})
     return render(
@@ -49,14 +52,15 @@ def create(request: Request, ctx: WebCtx, form: Form) -> Response:
         "password": password if isinstance(password, str) else "",
     }
     submitted = {k: v for k, v in values(form).items() if k != "password"}
-    try:
-        user = service.create_user(ctx, UserCreate.model_validate(payload))
-        ctx.commit()
-    except ValidationError as exc:
-        return _page(request, ctx, 422, form=submitted, errors=field_errors(exc))
-    except CharterError as exc:
-        return _page(request, ctx, exc.status, form=submitted, errors={GENERAL: exc.detail})
-    return redirect(request, "/users", f"Created user '{user.username}' with role {user.role}.")
+    return run_or_rerender(
+        request,
+        ctx,
+        lambda: service.create_user(ctx, UserCreate.model_validate(payload)),
+        form_page=lambda status, errors: _page(request, ctx, status, form=submitted, errors=errors),
+        to="/users",
+        ok=lambda user: f"Created user '{user.username}' with role {user.role}.",
+        forbidden="form",
+    )
 
 
 @router.post("/users/{username}")
@@ -71,19 +75,19 @@ def change(request: Request, ctx: WebCtx, form: Form, username: str) -> Response
         data["disabled"] = False
     else:
         data["role"] = field(form, "role")
-    try:
-        user = service.update_user(ctx, username, UserUpdate.model_validate(data))
-        ctx.commit()
-    except ValidationError as exc:
-        return redirect(request, "/users", f"{username}: " + "; ".join(field_errors(exc).values()), "error")
-    except CharterError as exc:
-        if exc.status == 403:
-            raise
-        return redirect(request, "/users", exc.detail, "error")
-    if action == "disable":
-        message = f"Disabled '{username}': their sessions and tokens stop working now."
-    elif action == "enable":
-        message = f"Re-enabled '{username}'."
-    else:
-        message = f"'{username}' now has the role {user.role}."
-    return redirect(request, "/users", message)
+
+    def done(user: User) -> str:
+        if action == "disable":
+            return f"Disabled '{username}': their sessions and tokens stop working now."
+        if action == "enable":
+            return f"Re-enabled '{username}'."
+        return f"'{username}' now has the role {user.role}."
+
+    return run_and_redirect(
+        request,
+        ctx,
+        lambda: service.update_user(ctx, username, UserUpdate.model_validate(data)),
+        back="/users",
+        ok=done,
+        prefix=f"{username}: ",
+    )
