@@ -103,9 +103,8 @@ def install_policy(ctx: Ctx, definition: dict[str, Any]) -> dict[str, Any]:
         for t in level:
             if t.user and ctx.session.execute(select(User.id).where(User.username == t.user)).first() is None:
                 raise ValidationFailed(f"escalation policy: no user named '{t.user}'")
-            if t.role:
-                if t.role not in ROLES:
-                    raise ValidationFailed(f"escalation policy: unknown role '{t.role}'; roles are {', '.join(ROLES)}")
+            if t.role and t.role not in ROLES:
+                raise ValidationFailed(f"escalation policy: unknown role '{t.role}'; roles are {', '.join(ROLES)}")
     doc = policy_doc(policy)
     now = ctx.now()
     row = ctx.session.execute(select(EscalationPolicy).where(EscalationPolicy.key == policy.key)).scalar_one_or_none()
