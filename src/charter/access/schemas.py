@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
-from charter.kit.roles import PERMISSIONS
+from charter.kit.roles import PERMISSIONS, Role
 
-Role = Literal["admin", "governance", "approver", "engineer", "auditor", "viewer"]
 USERNAME = r"^[a-z0-9][a-z0-9._-]{1,79}$"
 
 

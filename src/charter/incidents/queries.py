@@ -10,14 +10,7 @@ from sqlalchemy import select
 from charter.incidents import catalog, escalation, regulatory
 from charter.incidents.models import ActionItem, Incident, IncidentRole, Postmortem
 from charter.incidents.rules import ACTION_OPEN, durations
-from charter.incidents.schemas import (
-    EscalationState,
-    IncidentDetail,
-    IncidentRead,
-    LinkRead,
-    RoleRead,
-    TimelineRead,
-)
+from charter.incidents.schemas import EscalationState, IncidentDetail, IncidentRead, LinkRead, RoleRead, TimelineRead
 from charter.incidents.store import current_roles, get_incident, links, usernames
 from charter.incidents.timeline import entries
 from charter.incidents.timeline import to_read as timeline_read
@@ -221,6 +214,4 @@ def my_open_action_items(ctx: Ctx, *, limit: int = 50) -> list[OwnActionItem]:
         .order_by(ActionItem.due_date)
         .limit(limit)
     )
-    return [
-        OwnActionItem(incident=key, title=title, due_date=due, overdue=due < today) for key, title, due in rows
-    ]
+    return [OwnActionItem(incident=key, title=title, due_date=due, overdue=due < today) for key, title, due in rows]

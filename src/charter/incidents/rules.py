@@ -9,23 +9,26 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Literal, get_args
 
 from charter.kit.errors import IllegalTransition, ValidationFailed
 
 # Fixed status categories (statuses themselves are data): Charter's logic keys on these.
-CATEGORIES: Final = ("open", "active", "mitigated", "resolved", "closed", "declined", "duplicate")
+StatusCategory = Literal["open", "active", "mitigated", "resolved", "closed", "declined", "duplicate"]
+CATEGORIES: Final[tuple[StatusCategory, ...]] = get_args(StatusCategory)
 LIVE: Final = frozenset({"open", "active", "mitigated"})  # the incident is ongoing
 FINISHED: Final = frozenset({"resolved", "closed", "declined", "duplicate"})
 ENDED: Final = frozenset({"closed", "declined", "duplicate"})  # no more work: no ack, no escalation
-SOURCES: Final = ("manual", "alert", "user_feedback", "api")
+Source = Literal["manual", "alert", "user_feedback", "api"]
+SOURCES: Final[tuple[Source, ...]] = get_args(Source)
 
 POSTMORTEM_TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     "draft": frozenset({"in_review"}),
     "in_review": frozenset({"approved", "draft"}),  # approve, or send back with changes requested
     "approved": frozenset(),
 }
-ACTION_STATUSES: Final = ("open", "in_progress", "done", "wont_do")
+ActionStatus = Literal["open", "in_progress", "done", "wont_do"]
+ACTION_STATUSES: Final[tuple[ActionStatus, ...]] = get_args(ActionStatus)
 ACTION_TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     "open": frozenset({"in_progress", "done", "wont_do"}),
     "in_progress": frozenset({"open", "done", "wont_do"}),
@@ -33,7 +36,8 @@ ACTION_TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     "wont_do": frozenset({"open"}),
 }
 ACTION_OPEN: Final = frozenset({"open", "in_progress"})
-ACTION_LINK_TYPES: Final = ("risk", "procedure", "procedure_run", "release")
+LinkType = Literal["risk", "procedure", "procedure_run", "release"]
+ACTION_LINK_TYPES: Final[tuple[LinkType, ...]] = get_args(LinkType)
 
 
 # ----------------------------------------------------------------------------- data types
@@ -267,11 +271,6 @@ def reminder_times(aware_at: datetime, deadline: datetime, reminders: tuple[Remi
         if r.hours_before is not None:
             times.add(deadline - timedelta(hours=r.hours_before))
     return sorted(t for t in times if aware_at <= t < deadline)
-
-
-def next_reminder(times: list[datetime], sent: int) -> datetime | None:
-    """The next reminder after the first `sent` ones."""
-    return times[sent] if sent < len(times) else None
 
 
 def durations(

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Source = Literal["manual", "alert", "user_feedback", "api"]
+from charter.incidents.rules import ActionStatus, LinkType, Source
 
 
 class _In(BaseModel):
@@ -196,9 +196,6 @@ class AckResult(BaseModel):
 
 
 # ----------------------------------------------------------------------------- postmortems
-
-ActionStatus = Literal["open", "in_progress", "done", "wont_do"]
-LinkType = Literal["risk", "procedure", "procedure_run", "release"]
 
 
 class PostmortemWrite(_In):

@@ -6,9 +6,10 @@ permissions of its owner's role, narrowed to its scopes. docs/access.md document
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal, get_args
 
-ROLES: Final = ("admin", "governance", "approver", "engineer", "auditor", "viewer")
+Role = Literal["admin", "governance", "approver", "engineer", "auditor", "viewer"]
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
 
 # Every permission Charter knows, with what it allows.
 PERMISSIONS: Final[dict[str, str]] = {

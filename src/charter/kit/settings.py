@@ -128,7 +128,3 @@ class Settings(BaseSettings):
         path.write_text(value)
         path.chmod(0o600)
         return value
-
-
-def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)  # type: ignore[arg-type]

@@ -5,12 +5,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
-from charter.monitoring.alerts.rules import parse_duration
+from charter.monitoring.alerts.rules import Aggregation, RuleKind, Severity, parse_duration
 from charter.monitoring.metrics.catalog import BATCH_ID, LABEL_NAME, MAX_LABEL_VALUE, MAX_LABELS, METRIC_NAME
 
-Severity = Literal["info", "warning", "critical"]
-RuleKind = Literal["threshold", "anomaly", "no_data", "drift"]
-Aggregation = Literal["last", "avg", "p95", "max", "min", "rate"]
 Comparison = Literal["<", "<=", ">", ">=", "==", "!="]
 AlertState = Literal["pending", "firing", "resolved"]
 RULE_KEY = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"

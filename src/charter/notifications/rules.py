@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import re
 from datetime import timedelta
-from typing import Final
+from typing import Final, Literal, get_args
 
 # Event types Charter emits (other modules may add more; subscriptions may also use 'prefix.*' and '*').
 EVENT_TYPES: Final[dict[str, str]] = {
@@ -28,7 +28,8 @@ EVENT_TYPES: Final[dict[str, str]] = {
 }
 
 EVENT_PATTERN: Final = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$")
-CHANNEL_KINDS: Final = ("webhook", "apprise")
+ChannelKind = Literal["webhook", "apprise"]
+CHANNEL_KINDS: Final[tuple[ChannelKind, ...]] = get_args(ChannelKind)
 
 # Delivery retries: exponential backoff 30 s, 1 min, 2 min, ... capped at 1 h; given up after MAX_ATTEMPTS.
 BACKOFF_BASE: Final = timedelta(seconds=30)

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ChannelKind = Literal["webhook", "apprise"]
+from charter.notifications.rules import ChannelKind
 
 
 class _In(BaseModel):

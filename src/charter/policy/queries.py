@@ -39,11 +39,6 @@ def latest_policies(session: Session) -> list[Policy]:
     return list(session.execute(stmt.order_by(Policy.stage, Policy.name)).scalars())
 
 
-def active_policies(session: Session, stage: str) -> list[Policy]:
-    """The latest version of every policy name, where that version is enabled and for this stage."""
-    return [p for p in latest_policies(session) if p.enabled and p.stage == stage]
-
-
 @dataclass(frozen=True)
 class PolicyView:
     """A stored policy version, detached from any session (versions never change)."""

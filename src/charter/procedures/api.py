@@ -15,6 +15,7 @@ from charter.kit.pagination import Page
 from charter.kit.routing import API
 from charter.procedures import queries, service, templates, workflow
 from charter.procedures.loader import shipped_templates
+from charter.procedures.rules import RunStatus
 from charter.procedures.schemas import (
     EvidenceLink,
     ExceptionCreate,
@@ -22,17 +23,16 @@ from charter.procedures.schemas import (
     OpenItem,
     RunCreate,
     RunRead,
-    RunStatus,
     RunSummary,
     RunTransition,
     Signoff,
-    SubjectType,
     TemplateInstall,
     TemplateRead,
     TemplateSummary,
     ValidationReport,
 )
 from charter.procedures.subjects import resolve
+from charter.procedures.template_schema import SubjectType
 
 # Start-up validation: a broken shipped template stops the app from being built, naming file and line.
 shipped_templates()

@@ -17,14 +17,7 @@ from charter.kit.errors import NotFound
 from charter.procedures import rules
 from charter.procedures.loader import shipped_templates
 from charter.procedures.models import ProcedureRun, RunItem, RunItemEvidence, SopTemplate
-from charter.procedures.schemas import (
-    ExceptionRead,
-    ItemRead,
-    OpenItem,
-    RunRead,
-    RunSummary,
-    SectionRead,
-)
+from charter.procedures.schemas import ExceptionRead, ItemRead, OpenItem, RunRead, RunSummary, SectionRead
 from charter.procedures.subjects import describe
 from charter.procedures.template_schema import TemplateSpec, answer_roles, signoff_roles
 from charter.procedures.templates import latest_templates, spec_of

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal, get_args
 
 from charter.kit.errors import IllegalTransition
 
-RUN_STATUSES: Final = ("in_progress", "submitted", "approved", "rejected", "cancelled")
+RunStatus = Literal["in_progress", "submitted", "approved", "rejected", "cancelled"]
+RUN_STATUSES: Final[tuple[RunStatus, ...]] = get_args(RunStatus)
 
 # Every allowed move of a run. Anything else is refused with the allowed set.
 TRANSITIONS: Final[dict[str, frozenset[str]]] = {
@@ -26,8 +27,10 @@ ANSWERABLE: Final = frozenset({"in_progress"})  # items change only while the ru
 EXCEPTION_STATES: Final = frozenset({"in_progress", "submitted"})
 EVIDENCE_STATES: Final = frozenset({"in_progress", "submitted"})
 
-ITEM_STATUSES: Final = ("open", "pass", "fail", "needs_review", "not_applicable")
-ANSWERS: Final = ("pass", "fail", "needs_review", "not_applicable")
+ItemStatus = Literal["open", "pass", "fail", "needs_review", "not_applicable"]
+ITEM_STATUSES: Final[tuple[ItemStatus, ...]] = get_args(ItemStatus)
+Answer = Literal["pass", "fail", "needs_review", "not_applicable"]
+ANSWERS: Final[tuple[Answer, ...]] = get_args(Answer)
 EXCEPTABLE: Final = frozenset({"fail", "needs_review"})
 
 

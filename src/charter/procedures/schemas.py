@@ -6,10 +6,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from charter.evidence.schemas import EvidenceRead
-
-Answer = Literal["pass", "fail", "needs_review", "not_applicable"]
-SubjectType = Literal["system", "release", "incident"]
-RunStatus = Literal["in_progress", "submitted", "approved", "rejected", "cancelled"]
+from charter.procedures.rules import Answer
+from charter.procedures.template_schema import SubjectType
 
 
 class _In(BaseModel):

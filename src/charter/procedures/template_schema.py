@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from charter.kit.roles import Role
+
 KEY = r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$"
 ITEM_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 TAG = r"^[a-z0-9][a-z0-9:._-]{0,63}$"
@@ -18,7 +20,6 @@ TAG = r"^[a-z0-9][a-z0-9:._-]{0,63}$"
 Kind = Literal["review", "checklist", "sop", "runbook"]
 SubjectType = Literal["system", "release", "incident"]
 Severity = Literal["low", "medium", "high", "critical"]
-Role = Literal["admin", "governance", "approver", "engineer", "auditor", "viewer"]
 
 DEFAULT_ANSWER_ROLES: tuple[Role, ...] = ("engineer", "approver", "governance")
 DEFAULT_SIGNOFF_ROLES: tuple[Role, ...] = ("approver", "governance")

@@ -8,14 +8,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, Literal, get_args
 
 from charter.inventory.rules import DEPLOYMENT_STAGES
 from charter.kit.errors import IllegalTransition, ValidationFailed
 
-ARTIFACT_KINDS: Final = ("model", "prompt", "dataset", "config", "code")
-CHANGE_TYPES: Final = ("new_model", "retrain", "prompt_change", "config_change", "data_change")
-DEPLOYMENT_KINDS: Final = ("promote", "rollback", "emergency", "withdraw")
+ArtifactKind = Literal["model", "prompt", "dataset", "config", "code"]
+ARTIFACT_KINDS: Final[tuple[ArtifactKind, ...]] = get_args(ArtifactKind)
+ChangeType = Literal["new_model", "retrain", "prompt_change", "config_change", "data_change"]
+CHANGE_TYPES: Final[tuple[ChangeType, ...]] = get_args(ChangeType)
+DeploymentKind = Literal["promote", "rollback", "emergency", "withdraw"]
+DEPLOYMENT_KINDS: Final[tuple[DeploymentKind, ...]] = get_args(DeploymentKind)
 
 # Status of a release at one stage. 'deployed' is held by at most one release per (system, stage).
 #   pending_approval  promotion requested; approvals are being collected

@@ -6,9 +6,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from charter.inventory.rules import DeploymentStage
+from charter.releases.rules import ArtifactKind, ChangeType
 
-ArtifactKind = Literal["model", "prompt", "dataset", "config", "code"]
-ChangeType = Literal["new_model", "retrain", "prompt_change", "config_change", "data_change"]
 SHA256 = r"^[0-9a-fA-F]{64}$"
 
 

@@ -23,13 +23,7 @@ from charter.releases.rules import (
     content_hash,
     ordered_stages,
 )
-from charter.releases.schemas import (
-    DecisionIn,
-    ReleaseCreate,
-    StageRequest,
-    StagesIn,
-    StagesRead,
-)
+from charter.releases.schemas import DecisionIn, ReleaseCreate, StageRequest, StagesIn, StagesRead
 from charter.releases.store import get_release, release_ref, require_stage_allowed, stage_row, verify_content
 
 

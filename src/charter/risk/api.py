@@ -13,6 +13,7 @@ from charter.kit.pagination import Page
 from charter.kit.routing import API, add_routes
 from charter.risk import csvio, matrices, mitigations, queries, service
 from charter.risk.content import validate_shipped
+from charter.risk.rules import Status
 from charter.risk.schemas import (
     Accept,
     Assess,
@@ -29,7 +30,6 @@ from charter.risk.schemas import (
     RiskDetail,
     RiskRead,
     RiskUpdate,
-    Status,
     Transition,
 )
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal, get_args
 
 from charter.kit.errors import Conflict, IllegalTransition, ValidationFailed
 from charter.risk.matrix import LEVEL_ORDER, MatrixSpec
 
-STATUSES: Final = ("identified", "assessed", "treating", "accepted", "mitigated", "closed")
+Status = Literal["identified", "assessed", "treating", "accepted", "mitigated", "closed"]
+STATUSES: Final[tuple[Status, ...]] = get_args(Status)
 OPEN_STATUSES: Final = frozenset({"identified", "assessed", "treating"})
 REOPEN_FROM: Final = frozenset({"accepted", "mitigated", "closed"})
 
@@ -26,7 +27,8 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     "closed": frozenset({"identified", "assessed"}),
 }
 
-MITIGATION_STATUSES: Final = ("planned", "in_progress", "done", "cancelled")
+MitigationStatus = Literal["planned", "in_progress", "done", "cancelled"]
+MITIGATION_STATUSES: Final[tuple[MitigationStatus, ...]] = get_args(MitigationStatus)
 MITIGATION_ACTIVE: Final = frozenset({"planned", "in_progress"})
 MITIGATION_TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     "planned": frozenset({"in_progress", "done", "cancelled"}),

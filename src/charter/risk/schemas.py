@@ -5,8 +5,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Status = Literal["identified", "assessed", "treating", "accepted", "mitigated", "closed"]
-MitigationStatus = Literal["planned", "in_progress", "done", "cancelled"]
+from charter.risk.rules import MitigationStatus, Status
+
 Level = Literal["LOW", "MEDIUM", "HIGH", "CRITICAL", "UNASSESSED"]
 ScaleValue = int | str
 ScaleField = Field(default=None, description="a value (4), key (LIKELY) or label (Likely) of the matrix scale")

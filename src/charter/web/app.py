@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-import importlib
+from fastapi import APIRouter, FastAPI
 
-from fastapi import FastAPI
-
+import charter.web.models  # noqa: F401  (console tables: web_sessions, web_login_failures)
 from charter.kit.routing import add_routes
 from charter.web.auth.api_cookie import cookie_principal
 from charter.web.nav import installed_areas
 from charter.web.security import SecurityHeaders
+from charter.web.static_files import router as static_router
+from charter.web.views import auth, dashboard, incidents, ledger, monitoring, releases, reviews, risks, systems, users
+
+AREA_ROUTERS: dict[str, APIRouter] = {
+    "systems": systems.router,
+    "risks": risks.router,
+    "reviews": reviews.router,
+    "releases": releases.router,
+    "monitoring": monitoring.router,
+    "incidents": incidents.router,
+    "ledger": ledger.router,
+    "users": users.router,
+}
+"""The console pages of each area (nav.AREAS), installed when the area's domain is."""
 
 
 def install(app: FastAPI) -> None:
-    import charter.web.models  # noqa: F401  (console tables: web_sessions, web_login_failures)
-    from charter.web.static_files import router as static_router
-    from charter.web.views import auth, dashboard
-
     areas = installed_areas()
     app.state.web_areas = areas
     app.state.cookie_principal = cookie_principal
@@ -25,4 +34,4 @@ def install(app: FastAPI) -> None:
     add_routes(app.router, auth.router)
     add_routes(app.router, dashboard.router)
     for area in areas:
-        add_routes(app.router, importlib.import_module(area.views).router)
+        add_routes(app.router, AREA_ROUTERS[area.key])

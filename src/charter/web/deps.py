@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 
@@ -115,8 +116,6 @@ def login_redirect(request: Request) -> Response:
     url = "/login" if target == "/" else f"/login?next={quote(target, safe='')}"
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": url})
-    from fastapi.responses import RedirectResponse
-
     return RedirectResponse(url, status_code=303)
 
 

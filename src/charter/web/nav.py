@@ -18,40 +18,18 @@ class Area:
     label: str
     href: str
     permission: str
-    needs: tuple[str, ...]  # modules that must exist (the domain's service)
-    views: str  # the console module with its router
+    needs: tuple[str, ...]  # modules that must exist (the domain's service); pages: web.app.AREA_ROUTERS
 
 
 AREAS: tuple[Area, ...] = (
-    Area("systems", "Systems", "/systems", "systems:read", ("charter.inventory.service",), "charter.web.views.systems"),
-    Area("risks", "Risks", "/risks", "risks:read", ("charter.risk.service",), "charter.web.views.risks"),
-    Area("reviews", "Reviews", "/reviews", "sops:read", ("charter.procedures.service",), "charter.web.views.reviews"),
-    Area(
-        "releases",
-        "Releases",
-        "/releases",
-        "releases:read",
-        ("charter.releases.service",),
-        "charter.web.views.releases",
-    ),
-    Area(
-        "monitoring",
-        "Monitoring",
-        "/monitoring",
-        "metrics:read",
-        ("charter.monitoring.metrics.queries",),
-        "charter.web.views.monitoring",
-    ),
-    Area(
-        "incidents",
-        "Incidents",
-        "/incidents",
-        "incidents:read",
-        ("charter.incidents.service",),
-        "charter.web.views.incidents",
-    ),
-    Area("ledger", "Ledger", "/ledger", "audit:read", ("charter.ledger.chain",), "charter.web.views.ledger"),
-    Area("users", "Users", "/users", "users:read", ("charter.access.service",), "charter.web.views.users"),
+    Area("systems", "Systems", "/systems", "systems:read", ("charter.inventory.service",)),
+    Area("risks", "Risks", "/risks", "risks:read", ("charter.risk.service",)),
+    Area("reviews", "Reviews", "/reviews", "sops:read", ("charter.procedures.service",)),
+    Area("releases", "Releases", "/releases", "releases:read", ("charter.releases.service",)),
+    Area("monitoring", "Monitoring", "/monitoring", "metrics:read", ("charter.monitoring.metrics.queries",)),
+    Area("incidents", "Incidents", "/incidents", "incidents:read", ("charter.incidents.service",)),
+    Area("ledger", "Ledger", "/ledger", "audit:read", ("charter.ledger.chain",)),
+    Area("users", "Users", "/users", "users:read", ("charter.access.service",)),
 )
 
 
@@ -63,8 +41,8 @@ def _exists(module: str) -> bool:
 
 
 def installed_areas() -> tuple[Area, ...]:
-    """Areas whose domain module and console views both exist in this installation."""
-    return tuple(a for a in AREAS if all(_exists(m) for m in a.needs) and _exists(a.views))
+    """Areas whose domain modules exist in this installation."""
+    return tuple(a for a in AREAS if all(_exists(m) for m in a.needs))
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,12 @@ def _postmortems(ctx: Ctx, now: datetime) -> list[Waiting]:
     out: list[Waiting] = []
     if ctx.principal.can("reviews:signoff"):
         out += [
-            Waiting("Approve postmortem", f"{pm.incident}: {pm.title}", f"/incidents/{pm.incident}/postmortem", pm.submitted_at)
+            Waiting(
+                "Approve postmortem",
+                f"{pm.incident}: {pm.title}",
+                f"/incidents/{pm.incident}/postmortem",
+                pm.submitted_at,
+            )
             for pm in incident_queries.postmortems_for_me_to_review(ctx, limit=50)
         ]
     if ctx.principal.can("incidents:write"):

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from charter import __version__
 from charter.kit.clock import as_utc
+from charter.web.nav import navigation
 from charter.web.static_files import static_url
 
 FLASH_COOKIE = "charter_flash"
@@ -131,8 +132,6 @@ def is_htmx(request: Request) -> bool:
 
 
 def page_context(request: Request) -> dict[str, Any]:
-    from charter.web.nav import navigation
-
     ident = getattr(request.state, "web_identity", None)
     return {
         "request": request,

@@ -10,12 +10,14 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Literal, get_args
 
 from charter.kit.errors import IllegalTransition
 
-RULE_KINDS: Final = ("threshold", "anomaly", "no_data", "drift")
-AGGREGATIONS: Final = ("last", "avg", "p95", "max", "min", "rate")
+RuleKind = Literal["threshold", "anomaly", "no_data", "drift"]
+RULE_KINDS: Final[tuple[RuleKind, ...]] = get_args(RuleKind)
+Aggregation = Literal["last", "avg", "p95", "max", "min", "rate"]
+AGGREGATIONS: Final[tuple[Aggregation, ...]] = get_args(Aggregation)
 COMPARISONS: Final[dict[str, Callable[[float, float], bool]]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -24,10 +26,13 @@ COMPARISONS: Final[dict[str, Callable[[float, float], bool]]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-SEVERITIES: Final = ("info", "warning", "critical")
+Severity = Literal["info", "warning", "critical"]
+SEVERITIES: Final[tuple[Severity, ...]] = get_args(Severity)
 SEVERITY_RANK: Final[dict[str, int]] = {s: i for i, s in enumerate(SEVERITIES)}
-HEALTH: Final = ("unknown", "healthy", "degraded", "critical")
-ANOMALY_DIRECTIONS: Final = ("both", "above", "below")
+Health = Literal["unknown", "healthy", "degraded", "critical"]
+HEALTH: Final[tuple[Health, ...]] = get_args(Health)
+AnomalyDirection = Literal["both", "above", "below"]
+ANOMALY_DIRECTIONS: Final[tuple[AnomalyDirection, ...]] = get_args(AnomalyDirection)
 
 ACTIVE_STATES: Final = frozenset({"pending", "firing"})
 # Alert lifecycle, like Prometheus: a breach starts 'pending'; held for the rule's for-duration it is 'firing';

@@ -247,11 +247,6 @@ def _capped(counts: Mapping[str, int], other: int = 0) -> dict[str, Any]:
     return {"values": dict(items), "other": int(other)}
 
 
-def infer_type(name: str, values: Any) -> str:
-    arr = _as_array(values)
-    return "numeric" if _numeric_values(name, arr, strict=False) is not None else "categorical"
-
-
 def build_profile(
     data: Any,
     *,

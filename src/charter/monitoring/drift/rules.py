@@ -19,13 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal, get_args
 
 from charter.monitoring.drift import stats as ds
 from charter.monitoring.drift.profiles import DISTINCT_CAP, ProfileError, check_same_columns, std
 
-NUMERIC_METHODS: Final = ("ks", "wasserstein", "psi", "jensenshannon", "chisquare", "z")
-CATEGORICAL_METHODS: Final = ("chisquare", "z", "psi", "jensenshannon")
+NumericMethod = Literal["ks", "wasserstein", "psi", "jensenshannon", "chisquare", "z"]
+NUMERIC_METHODS: Final[tuple[NumericMethod, ...]] = get_args(NumericMethod)
+CategoricalMethod = Literal["chisquare", "z", "psi", "jensenshannon"]
+CATEGORICAL_METHODS: Final[tuple[CategoricalMethod, ...]] = get_args(CategoricalMethod)
 P_VALUE_METHODS: Final = frozenset({"ks", "chisquare", "z"})
 DEFAULT_THRESHOLDS: Final[dict[str, float]] = {
     "ks": 0.05,

@@ -20,7 +20,7 @@ Definitions follow scipy and Evidently so results are familiar:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -305,7 +305,3 @@ def require_same_edges(name: str, ref: Mapping[str, Any], cur: Mapping[str, Any]
             f"column '{name}': the current profile was not binned on the reference's edges; build it with "
             "build_profile(data, reference=<the reference profile>)"
         )
-
-
-def as_sequence(values: Sequence[float]) -> FloatArray:
-    return np.asarray(values, dtype=np.float64)

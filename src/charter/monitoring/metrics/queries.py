@@ -162,7 +162,7 @@ def health_of(session: Session, system: AISystem, now: datetime) -> HealthRead:
     firing = firing_alerts(session, system.id)
     state = session.get(MonitorState, system.id)
     last = state.last_data_at if state else None
-    counts = {s: 0 for s in R.SEVERITIES}
+    counts: dict[str, int] = {s: 0 for s in R.SEVERITIES}
     for a in firing:
         counts[a.severity] = counts.get(a.severity, 0) + 1
     return HealthRead(

@@ -11,11 +11,10 @@ from starlette.requests import Request
 
 from charter.kit.principal import Principal
 from charter.web import csrf
+from charter.web.deps import lookup_identity
 
 
 def cookie_principal(request: Request) -> Principal | None:
-    from charter.web.deps import lookup_identity
-
     ident = lookup_identity(request)
     if ident is None:
         return None

@@ -16,6 +16,7 @@ from charter.monitoring.metrics import queries as series
 from charter.web.charts import Threshold, compare_bars, line_chart
 from charter.web.deps import WebCtx, WebRoute
 from charter.web.render import render
+from charter.web.views.system_page import system_page
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 PERIODS = {"6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -90,8 +91,6 @@ def drift_view(ctx: Ctx, key: str) -> dict[str, Any] | None:
 
 @router.get("/systems/{key}/metrics")
 def system_tab(request: Request, ctx: WebCtx, key: str) -> Response:
-    from charter.web.views.systems import system_page
-
     period_key = request.query_params.get("period", "24h")
     period = PERIODS.get(period_key, PERIODS["24h"])
     return system_page(

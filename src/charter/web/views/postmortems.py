@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request, Response
 from charter.context import Ctx
 from charter.incidents import queries
 from charter.incidents.postmortems import service as postmortem
-from charter.incidents.rules import ACTION_TRANSITIONS
-from charter.incidents.schemas import ActionCreate, ActionUpdate, LinkType, PostmortemWrite, ReviewIn
+from charter.incidents.rules import ACTION_TRANSITIONS, LinkType
+from charter.incidents.schemas import ActionCreate, ActionUpdate, PostmortemWrite, ReviewIn
 from charter.kit.errors import NotFound
 from charter.web.actions import run_and_redirect, run_or_rerender
 from charter.web.deps import Form, WebCtx, WebRoute, field

@@ -125,7 +125,7 @@ def create(request: Request, ctx: WebCtx, form: Form) -> Response:
         form_page=lambda status, errors: _new_page(request, ctx, status, form=submitted, errors=errors),
         to=lambda risk: f"/risks/{risk.key}",
         ok=_identified,
-        forbidden="form",
+        forbidden="show",
     )
 
 

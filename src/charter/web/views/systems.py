@@ -121,7 +121,7 @@ def register(request: Request, ctx: WebCtx, form: Form) -> Response:
         form_page=lambda status, errors: _form_page(request, ctx, status, form=submitted, errors=errors),
         to=lambda system: f"/systems/{system.key}",
         ok=lambda system: f"Registered '{system.name}' in stage proposed.",
-        forbidden="form",
+        forbidden="show",
     )
 
 
@@ -207,7 +207,7 @@ def edit(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
         form_page=lambda status, errors: _edit_page(request, ctx, system, status, form=submitted, errors=errors),
         to=f"/systems/{key}",
         ok="Saved. The change is in the ledger.",
-        forbidden="form",
+        forbidden="show",
     )
 
 

@@ -59,7 +59,7 @@ def create(request: Request, ctx: WebCtx, form: Form) -> Response:
         form_page=lambda status, errors: _page(request, ctx, status, form=submitted, errors=errors),
         to="/users",
         ok=lambda user: f"Created user '{user.username}' with role {user.role}.",
-        forbidden="form",
+        forbidden="show",
     )
 
 
