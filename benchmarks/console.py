@@ -37,7 +37,7 @@ def seed(factory: Any, settings: Any, systems: int, risks: int, points: int) -> 
     from charter.kit.clock import SystemClock
     from charter.kit.principal import SYSTEM, Principal
     from charter.monitoring.metrics import service as ingest
-    from charter.risk.matrices import active_matrix
+    from charter.risk.matrices.service import active_matrix
     from charter.risk.models import Risk
 
     clock = SystemClock()

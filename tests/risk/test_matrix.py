@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from charter.kit.content import ContentInvalid
 from charter.kit.errors import ValidationFailed
 from charter.risk.content import MATRIX_DIR, parse_categories, parse_matrix, shipped_categories, shipped_default
-from charter.risk.matrix import LEVEL_ORDER, LevelBand, MatrixSpec, ScalePoint, level_rank
+from charter.risk.matrices.rules import LEVEL_ORDER, LevelBand, MatrixSpec, ScalePoint, level_rank
 
 SEED = shipped_default()
 

@@ -10,8 +10,9 @@ from tests.risk.conftest import CHATBOT, make_system
 
 from charter.kit.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from charter.ledger.models import LedgerEntry
-from charter.risk import matrices, mitigations, queries, rules, service
+from charter.risk import mitigations, queries, rules, service
 from charter.risk.content import MATRIX_DIR
+from charter.risk.matrices import service as matrices
 from charter.risk.models import Risk, RiskAssessment, RiskMitigation
 from charter.risk.schemas import (
     Accept,

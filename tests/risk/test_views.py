@@ -7,7 +7,8 @@ from tests.risk.conftest import make_system
 from tests.risk.test_service import THREE_BY_THREE
 
 from charter.kit.errors import NotFound, ValidationFailed
-from charter.risk import matrices, queries
+from charter.risk import queries
+from charter.risk.matrices import service as matrices
 from charter.risk.queries import RiskFilter
 from charter.risk.schemas import MatrixInstall
 

@@ -11,8 +11,9 @@ from charter.access.deps import CtxDep
 from charter.inventory.queries import get_system
 from charter.kit.pagination import Page
 from charter.kit.routing import API, add_routes
-from charter.risk import csvio, matrices, mitigations, queries, service
+from charter.risk import csvio, mitigations, queries, service
 from charter.risk.content import validate_shipped
+from charter.risk.matrices import service as matrices
 from charter.risk.rules import Status
 from charter.risk.schemas import (
     Accept,

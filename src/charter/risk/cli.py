@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from charter.kit.cli import JsonOpt, client, fail, handle_errors, output, print_json
-from charter.risk.cli_matrix import category_app, matrix_app
+from charter.risk.matrices.cli import category_app, matrix_app
 
 app = typer.Typer(
     help="Risk register: add, assess, treat, accept; heat map, report, CSV; risk matrices.", no_args_is_help=True

@@ -8,7 +8,7 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field
 
 from charter.kit.content import ContentInvalid, Problem, content_path, load_model
-from charter.risk.matrix import MatrixShape, MatrixSpec, matrix_problems
+from charter.risk.matrices.rules import MatrixShape, MatrixSpec, matrix_problems
 
 MATRIX_DIR: Final = content_path("risk_matrices")
 CATEGORIES_FILE: Final = content_path("risk_categories.yaml")

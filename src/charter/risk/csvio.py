@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from charter.context import Ctx
 from charter.inventory.queries import get_system
 from charter.kit.errors import CharterError, ValidationFailed
-from charter.risk.matrices import categories, resolve_category
+from charter.risk.matrices.service import categories, resolve_category
 from charter.risk.models import Risk
 from charter.risk.queries import Lookup, RiskFilter, filtered, to_read
 from charter.risk.schemas import ImportResult, MatrixRef, RiskCreate, RiskRead

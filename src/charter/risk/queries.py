@@ -18,8 +18,8 @@ from charter.kit.clock import as_utc
 from charter.kit.errors import NotFound
 from charter.kit.pagination import paginate
 from charter.risk import rules
-from charter.risk.matrices import active_matrix, categories, get_matrix, resolve_category
-from charter.risk.matrix import MatrixSpec
+from charter.risk.matrices.rules import MatrixSpec
+from charter.risk.matrices.service import active_matrix, categories, get_matrix, resolve_category
 from charter.risk.models import Risk, RiskAssessment, RiskMitigation
 from charter.risk.schemas import AssessmentRead, MitigationRead, RiskDetail, RiskRead
 

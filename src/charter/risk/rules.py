@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal, get_args
 
 from charter.kit.errors import Conflict, IllegalTransition, ValidationFailed
-from charter.risk.matrix import LEVEL_ORDER, MatrixSpec
+from charter.risk.matrices.rules import LEVEL_ORDER, MatrixSpec
 
 Status = Literal["identified", "assessed", "treating", "accepted", "mitigated", "closed"]
 STATUSES: Final[tuple[Status, ...]] = get_args(Status)

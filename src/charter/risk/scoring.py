@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from charter.kit.errors import ValidationFailed
 from charter.risk import rules
-from charter.risk.matrices import ensure_installed, get_matrix, matrix_for
-from charter.risk.matrix import MatrixSpec, Scored
+from charter.risk.matrices.rules import MatrixSpec, Scored
+from charter.risk.matrices.service import ensure_installed, get_matrix, matrix_for
 from charter.risk.models import Risk, RiskAssessment, RiskMitigation
 from charter.risk.schemas import Scores
 

@@ -17,8 +17,8 @@ from charter.kit.errors import Conflict, PermissionDenied, StaleVersion, Validat
 from charter.kit.principal import require_distinct
 from charter.ledger.chain import snapshot
 from charter.risk import rules
-from charter.risk.matrices import get_matrix, matrix_for, resolve_category
-from charter.risk.matrix import MatrixSpec
+from charter.risk.matrices.rules import MatrixSpec
+from charter.risk.matrices.service import get_matrix, matrix_for, resolve_category
 from charter.risk.models import Risk
 from charter.risk.queries import get_risk
 from charter.risk.schemas import Accept, Assess, RiskCreate, RiskUpdate, Transition

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from charter.context import Ctx
 from charter.kit.errors import ValidationFailed
-from charter.risk import matrices
-from charter.risk.matrix import MatrixSpec, spec_from_json
+from charter.risk.matrices import service as matrices
+from charter.risk.matrices.rules import MatrixSpec, spec_from_json
 
 
 def active_spec(ctx: Ctx) -> MatrixSpec:

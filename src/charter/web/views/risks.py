@@ -9,8 +9,9 @@ from fastapi import APIRouter, Request, Response
 from charter.context import Ctx
 from charter.inventory import queries as inventory
 from charter.kit.routing import add_routes
-from charter.risk import matrices, queries
+from charter.risk import queries
 from charter.risk import service as risk_service
+from charter.risk.matrices import service as matrices
 from charter.risk.rules import STATUSES
 from charter.risk.schemas import RiskCreate
 from charter.web.actions import run_or_rerender

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from charter.kit.errors import Conflict, NotFound, ValidationFailed
 from charter.ledger.chain import snapshot
 from charter.risk.content import parse_matrix, shipped_categories, shipped_default, shipped_matrices
-from charter.risk.matrix import MatrixSpec
+from charter.risk.matrices.rules import MatrixSpec
 from charter.risk.models import RiskCategory, RiskMatrix
 from charter.risk.schemas import CategoryCreate, CategoryRead, MatrixInstall, MatrixRead, MatrixRef
 
