@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,19 +63,25 @@ def _reads_never_block(factory: sessionmaker[Session]) -> bool:
     return bind is not None and bind.dialect.name == "sqlite"
 
 
-def _resolve(factory: sessionmaker[Session], clock: Clock, clear: str) -> tuple[Principal, int | None, str | None]:
+class Resolved(NamedTuple):
+    principal: Principal
+    touch_token_id: int | None  # the token's last_used_at is due an update
+    head: str | None  # the ledger head read just before (the gate check's fast path uses it)
+
+
+def _resolve(factory: sessionmaker[Session], clock: Clock, clear: str) -> Resolved:
     bind = factory.kw.get("bind")
     head = read_head(bind) if bind is not None else None
     if head is not None:
         cached = resolve_cached_token(clock, clear, head)
         if cached is not None:
-            return cached[0], cached[1], head
+            return Resolved(cached[0], cached[1], head)
     with factory() as session:
         # A read: on SQLite it takes no write lock, so authentication never queues behind writers.
         read_only(session)
         principal, touch = resolve_token(session, clock, clear, head=head)
         session.rollback()
-    return principal, touch, head
+    return Resolved(principal, touch, head)
 
 
 def _touch(factory: sessionmaker[Session], clock: Clock, token_id: int) -> None:

@@ -8,6 +8,7 @@ deployment as a 'rollback' link and a timeline event — linked both ways.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from charter.context import Ctx
 from charter.incidents.models import Incident
@@ -32,16 +33,22 @@ def incident_stage(system: AISystem) -> str | None:
     return system.stage if system.stage in RELEASE_STAGES else None
 
 
-def deployed_when(ctx: Ctx, system: AISystem, at: datetime) -> tuple[str | None, int | None, str | None]:
+class DeployedAt(NamedTuple):
+    stage: str | None
+    release_id: int | None
+    label: str | None
+
+
+def deployed_when(ctx: Ctx, system: AISystem, at: datetime) -> DeployedAt:
     """(stage, release id, label) of what was deployed at the incident's stage at time `at`."""
     stage = incident_stage(system)
     if stage is None:
-        return None, None, None
+        return DeployedAt(None, None, None)
     pointer = deployed_at(automatic(ctx), system.key, stage, at)
     if pointer.version is None:
-        return stage, None, None
+        return DeployedAt(stage, None, None)
     _system, release = get_release(ctx.session, system.key, pointer.version)
-    return stage, release.id, f"{release_ref(system, release)} ({stage})"
+    return DeployedAt(stage, release.id, f"{release_ref(system, release)} ({stage})")
 
 
 def rollback_from_incident(ctx: Ctx, key: str, data: RollbackIn) -> Incident:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import select
 
@@ -33,7 +33,13 @@ def refresh_effective(session: Session, risk: Risk, statuses: tuple[str, ...] | 
     risk.level, risk.score = rules.effective(inherent, residual, statuses)
 
 
-def score_request(session: Session, risk: Risk | None, data: Scores) -> tuple[MatrixSpec, Scored | None, Scored | None]:
+class Scoring(NamedTuple):
+    matrix: MatrixSpec
+    inherent: Scored | None
+    residual: Scored | None
+
+
+def score_request(session: Session, risk: Risk | None, data: Scores) -> Scoring:
     """Resolve the matrix and score what the request gives; refuse mixed matrices and residual > inherent."""
     if not data.has_inherent and not data.has_residual:
         raise ValidationFailed(
@@ -77,7 +83,7 @@ def score_request(session: Session, risk: Risk | None, data: Scores) -> tuple[Ma
             "treatment does not add risk; re-assess the inherent risk",
             errors=[{"loc": ["residual_likelihood"], "msg": f"residual score {residual_score} > {inherent_score}"}],
         )
-    return spec, inherent, residual
+    return Scoring(spec, inherent, residual)
 
 
 def apply_scores(
