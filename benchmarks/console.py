@@ -128,17 +128,17 @@ def main() -> int:
     load_models()
     import charter.web.models  # noqa: F401
     from charter.access.models import User
+    from charter.bootstrap import migrate
     from charter.http.app import create_app
     from charter.kit.clock import SystemClock
     from charter.kit.db import Base, make_engine, make_session_factory
-    from charter.kit.migrate import upgrade
     from charter.kit.settings import Settings
     from charter.web.auth.session import COOKIE, start
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(env="test", data_dir=Path(tmp))
         engine = make_engine(settings.db_url)
-        upgrade(engine)
+        migrate(engine, settings)  # the schema and the shipped content (policies, SOPs)
         Base.metadata.create_all(engine)
         factory = make_session_factory(engine)
         t0 = time.perf_counter()

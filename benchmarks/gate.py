@@ -48,16 +48,16 @@ def seed(data_dir: Path) -> str:
     from charter.access.models import User
     from charter.access.schemas import TokenCreate
     from charter.access.service import issue_token
+    from charter.bootstrap import migrate
     from charter.context import Ctx
     from charter.kit.clock import FixedClock
     from charter.kit.db import Base, make_engine, make_session_factory
-    from charter.kit.migrate import upgrade
     from charter.kit.principal import Principal
     from charter.kit.settings import Settings
 
     settings = Settings(env="dev", data_dir=data_dir)
     engine = make_engine(settings.db_url)
-    upgrade(engine)
+    migrate(engine, settings)  # the schema and the shipped content (policies, SOPs)
     Base.metadata.create_all(engine)  # tables whose migration the lead has not generated yet
     clock = FixedClock()
     with make_session_factory(engine)() as session:
@@ -243,6 +243,7 @@ def main() -> int:
             peer_path = f"/api/v1/systems/{KEY}"
             asyncio.run(_load(url, token, "POST", gate_path, args.clients, 3))  # warm-up
             gate = _measure(server.pid, url, token, "POST", gate_path, args.clients, args.seconds)
+            asyncio.run(_load(url, token, "GET", peer_path, args.clients, 3))  # warm-up (threads, statement caches)
             peer = _measure(server.pid, url, token, "GET", peer_path, args.clients, args.seconds / 2)
             paced = None
             if args.rate > 0:

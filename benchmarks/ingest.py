@@ -49,18 +49,18 @@ def prepare(db_url: str, data_dir: Path) -> str:
     load_models()
     from charter.access.schemas import TokenCreate
     from charter.access.service import bootstrap_admin, issue_token
+    from charter.bootstrap import migrate
     from charter.context import Ctx
     from charter.inventory.schemas import SystemCreate
     from charter.inventory.service import create_system
     from charter.kit.clock import SystemClock
     from charter.kit.db import Base, make_engine, make_session_factory
-    from charter.kit.migrate import upgrade
     from charter.kit.principal import SYSTEM
     from charter.kit.settings import Settings
 
     settings = Settings(env="dev", data_dir=data_dir, database_url=db_url)
     engine = make_engine(db_url)
-    upgrade(engine)
+    migrate(engine, settings)  # the schema and the shipped content (policies, SOPs)
     Base.metadata.create_all(engine)  # tables whose migration the lead has not generated yet
     with make_session_factory(engine)() as session:
         ctx = Ctx(session=session, principal=SYSTEM, clock=SystemClock(), settings=settings)

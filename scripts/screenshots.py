@@ -35,19 +35,19 @@ def seeded_server(data_dir: Path) -> tuple[str, object]:
 
     load_models()
     import charter.web.models  # noqa: F401
+    from charter.bootstrap import migrate
     from charter.context import Ctx
     from charter.demo.seed import seed_demo
     from charter.http.app import create_app
     from charter.incidents.models import Incident
     from charter.kit.clock import SystemClock
     from charter.kit.db import make_engine, make_session_factory
-    from charter.kit.migrate import upgrade
     from charter.kit.principal import SYSTEM
     from charter.kit.settings import Settings
 
     settings = Settings(env="dev", data_dir=data_dir)
     engine = make_engine(settings.db_url)
-    upgrade(engine)
+    migrate(engine, settings)  # the schema and the shipped content (policies, SOPs)
     factory = make_session_factory(engine)
     with factory() as session:
         ctx = Ctx(session=session, principal=SYSTEM, clock=SystemClock(), settings=settings, request_id="screens")

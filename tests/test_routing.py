@@ -85,3 +85,24 @@ def test_nested_routers_are_refused_with_the_way_out() -> None:
         pytest.skip("this FastAPI copies included routes (no nested router to refuse)")
     with pytest.raises(TypeError, match="add_routes"):
         add_routes(target, outer)
+
+
+def test_gets_that_write_run_in_the_thread_pool_never_on_the_event_loop(app) -> None:
+    """A GET declared with WritingCtxDep (it records what it answered) takes the SQLite write lock, which may
+    wait: it must be marked `threaded` so it never runs inline on the event loop."""
+    from fastapi.routing import APIRoute
+
+    from charter.access.deps import writing_unit_of_work
+
+    def depends_on(dependant: Any, call: Any) -> bool:
+        return any(d.call is call or depends_on(d, call) for d in dependant.dependencies)
+
+    writing_gets = [
+        r
+        for r in app.routes
+        if isinstance(r, APIRoute) and r.methods <= {"GET", "HEAD"} and depends_on(r.dependant, writing_unit_of_work)
+    ]
+    assert writing_gets, "the deployment verification GET records its answer"
+    for route in writing_gets:
+        original = route.endpoint.__wrapped__
+        assert getattr(original, "__charter_threaded__", False), f"{route.path} writes: mark it @threaded"

@@ -12,7 +12,7 @@ from charter.audit import queries, service
 from charter.audit.schemas import CheckpointRead, EntryRead, VerifyRead, VerifyRequest
 from charter.kit.db import read_only
 from charter.kit.pagination import Page
-from charter.kit.routing import API
+from charter.kit.routing import API, threaded
 
 router = APIRouter(prefix=f"{API}/audit", tags=["audit"])
 
@@ -74,6 +74,7 @@ def verify(ctx: CtxDep, body: Annotated[VerifyRequest | None, Body()] = None) ->
     response_class=StreamingResponse,
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
+@threaded  # a long read: never on the event loop
 def export(ctx: CtxDep) -> StreamingResponse:
     spool, name = queries.export_spool(ctx)
     return StreamingResponse(

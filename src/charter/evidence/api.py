@@ -13,7 +13,7 @@ from charter.access.deps import CtxDep
 from charter.evidence import service
 from charter.evidence.schemas import EvidenceRead
 from charter.kit.pagination import Page
-from charter.kit.routing import API
+from charter.kit.routing import API, threaded
 
 router = APIRouter(prefix=f"{API}/evidence", tags=["evidence"])
 
@@ -39,6 +39,7 @@ def read_evidence(evidence_id: int, ctx: CtxDep) -> EvidenceRead:
 
 
 @router.get("/{evidence_id}/content", summary="Download an evidence file", response_class=StreamingResponse)
+@threaded  # a long read: never on the event loop
 def download(evidence_id: int, ctx: CtxDep) -> StreamingResponse:
     evidence, chunks = service.open_content(ctx, evidence_id)
     filename = evidence.filename or f"evidence-{evidence.id}"

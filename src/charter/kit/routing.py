@@ -18,9 +18,13 @@ exactly as before. See docs/decisions.md (D9) and docs/performance.md.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, request_response
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -28,18 +32,61 @@ API = "/api/v1"
 """The prefix of every API route: domain routers are declared with `prefix=f"{API}/..."`."""
 
 _ANY = None  # a segment with a parameter
+F = TypeVar("F", bound=Callable[..., Any])
+_Entry = tuple[int, Any, tuple[tuple[int, str], ...]]
 
 
-def add_routes(target: Router, source: Router) -> None:
+def add_routes(target: Router, source: Router, *, inline_reads: bool = False) -> None:
     """Append `source`'s routes to `target` as they are (paths, tags, dependencies and route class were
-    fixed when `source` declared them; nothing is prefixed). Use it instead of `include_router`."""
+    fixed when `source` declared them; nothing is prefixed). Use it instead of `include_router`.
+    inline_reads: run synchronous GET endpoints on the event loop (see `one_thread_hop`)."""
     for route in source.routes:
         if type(route).__name__ == "_IncludedRouter" or not isinstance(route, BaseRoute):
             raise TypeError(
                 f"{route!r} is a nested router (include_router): declare its routes with the full prefix "
                 "and add them with charter.kit.routing.add_routes"
             )
+        one_thread_hop(route, inline_reads=inline_reads)
         target.routes.append(route)
+
+
+def threaded(function: F) -> F:
+    """Mark a synchronous GET endpoint that may read for long (an export, a download, a large series): it
+    always runs in the thread pool, never inline on the event loop."""
+    function.__charter_threaded__ = True  # type: ignore[attr-defined]
+    return function
+
+
+def one_thread_hop(route: BaseRoute, *, inline_reads: bool = False) -> None:
+    """Run a synchronous endpoint in one worker-thread hop instead of two — or none, for reads on SQLite.
+
+    FastAPI runs a `def` endpoint in the thread pool and then validates its return value in the thread pool
+    again (a second hop: ~0.1 ms of CPU and, under load, a second wait for a thread and the GIL). Wrapped in an
+    `async def` that awaits the same function in the thread pool, the endpoint makes one hop and FastAPI
+    validates the (already typed) result on the event loop. With inline_reads (the app's database is SQLite,
+    where a read transaction never waits for a lock), a GET runs on the event loop itself, unless it is marked
+    `threaded`. The signature is the function's own (functools.wraps), so parameters and dependencies are
+    unchanged. Measured: docs/decisions.md, D10."""
+    if not isinstance(route, APIRoute) or inspect.iscoroutinefunction(route.endpoint):
+        return
+    function = route.endpoint
+    inline = inline_reads and route.methods <= {"GET", "HEAD"} and not getattr(function, "__charter_threaded__", False)
+
+    if inline:
+
+        @functools.wraps(function)
+        async def endpoint(**values: Any) -> Any:
+            return function(**values)
+
+    else:
+
+        @functools.wraps(function)
+        async def endpoint(**values: Any) -> Any:
+            return await run_in_threadpool(function, **values)
+
+    route.endpoint = endpoint
+    route.dependant.call = endpoint
+    route.app = request_response(route.get_route_handler())
 
 
 def _shape(route: Any) -> tuple[str | None, ...] | None:
@@ -57,31 +104,46 @@ def _shape(route: Any) -> tuple[str | None, ...] | None:
 _PLAIN_MATCHES = frozenset({Route.matches, APIRoute.matches})
 
 
+_PREFIX = 4  # path segments used as the bucket key ('', 'api', 'v1', '<resource>' for API routes)
+
+
 class RouteIndex:
     """ASGI: dispatch HTTP requests straight to the first fully matching route among those whose shape
-    fits; otherwise hand over to `router_app` (the router's own scan)."""
+    fits; otherwise hand over to `router_app` (the router's own scan).
+
+    Routes are bucketed by (number of segments, first segments): a request looks up its bucket in a dict
+    and checks only the routes that can match it. Routes with a parameter among the first segments, and
+    routes that may match other shapes, join every bucket they could match; each bucket keeps registration
+    order, so the first full match is the one the router's own scan would pick."""
 
     def __init__(self, router_app: ASGIApp, router: Router) -> None:
         self.app = router_app
         self.router = router
         self._built_for: list[Any] | None = None
         self._size = -1
-        self._by_length: dict[int, list[tuple[int, Any, tuple[tuple[int, str], ...]]]] = {}
-        self._always: list[tuple[int, Any, tuple[tuple[int, str], ...]]] = []
+        self._exact: dict[tuple[int, tuple[str, ...]], list[_Entry]] = {}
+        self._wild: dict[int, list[_Entry]] = {}
+        self._always: list[_Entry] = []
+        self._merged: dict[tuple[int, tuple[str, ...]], list[_Entry]] = {}
 
     def _build(self) -> None:
         routes = self.router.routes
-        by_length: dict[int, list[tuple[int, Any, tuple[tuple[int, str], ...]]]] = {}
-        always: list[tuple[int, Any, tuple[tuple[int, str], ...]]] = []
+        exact: dict[tuple[int, tuple[str, ...]], list[_Entry]] = {}
+        wild: dict[int, list[_Entry]] = {}
+        always: list[_Entry] = []
         for position, route in enumerate(routes):
             shape = _shape(route)
             if shape is None:
                 always.append((position, route, ()))
                 continue
-            literals = tuple((i, part) for i, part in enumerate(shape) if part is not _ANY)
-            by_length.setdefault(len(shape), []).append((position, route, literals))
-        self._by_length = {n: sorted(rs + always, key=lambda r: r[0]) for n, rs in by_length.items()}
-        self._always = always
+            head = shape[:_PREFIX]
+            literals = tuple((i, part) for i, part in enumerate(shape) if part is not _ANY and i >= len(head))
+            if _ANY in head:
+                literals = tuple((i, part) for i, part in enumerate(shape) if part is not _ANY)
+                wild.setdefault(len(shape), []).append((position, route, literals))
+            else:
+                exact.setdefault((len(shape), tuple(str(p) for p in head)), []).append((position, route, literals))
+        self._exact, self._wild, self._always, self._merged = exact, wild, always, {}
         self._built_for, self._size = routes, len(routes)
 
     def candidates(self, path: str) -> list[Any]:
@@ -90,7 +152,14 @@ class RouteIndex:
         if routes is not self._built_for or len(routes) != self._size:
             self._build()  # routes added or replaced after start (tests, plugins)
         parts = path.split("/")
-        bucket = self._by_length.get(len(parts), self._always)
+        key = (len(parts), tuple(parts[:_PREFIX]))
+        bucket = self._merged.get(key)
+        if bucket is None:
+            bucket = sorted(
+                [*self._exact.get(key, ()), *self._wild.get(len(parts), ()), *self._always], key=lambda r: r[0]
+            )
+            if len(self._merged) < 4_096:  # request paths with distinct prefixes (ids): keep the memo bounded
+                self._merged[key] = bucket
         return [route for _pos, route, literals in bucket if all(parts[i] == text for i, text in literals)]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from charter.access.deps import CtxDep, PrincipalDep, WritingCtxDep
 from charter.inventory.queries import get_system
 from charter.inventory.rules import DeploymentStage
-from charter.kit.routing import API
+from charter.kit.routing import API, threaded
 from charter.releases import deploy, gate, history, queries, service, verify
 from charter.releases.schemas import (
     DecisionIn,
@@ -134,6 +134,7 @@ def deployed_at(key: str, stage: DeploymentStage, at: datetime, ctx: CtxDep) -> 
     "/deployments/verify",
     summary="Does this artifact belong to the release deployed at the stage? (recorded; failures are flagged)",
 )
+@threaded  # it records the verification: a write transaction, never on the event loop
 def verify_deployment(key: str, stage: DeploymentStage, sha256: SHA, ctx: WritingCtxDep) -> VerificationRead:
     result = verify.verify(ctx, key, stage, sha256)
     ctx.commit()

@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse, Response
 from charter.access.deps import CtxDep
 from charter.inventory.queries import get_system
 from charter.kit.pagination import Page
-from charter.kit.routing import API, add_routes
+from charter.kit.routing import API, add_routes, threaded
 from charter.risk import csvio, mitigations, queries, service
 from charter.risk.content import validate_shipped
 from charter.risk.matrices import service as matrices
@@ -98,6 +98,7 @@ def report(ctx: CtxDep, system: str | None = None, include_closed: bool = False)
 
 
 @risks.get("/export.csv", summary="The register as CSV (same filters as the list)")
+@threaded  # a long read: never on the event loop
 def export_csv(ctx: CtxDep, flt: FilterDep) -> Response:
     text = csvio.export_csv(ctx, flt)
     return Response(

@@ -30,8 +30,9 @@ def install(app: FastAPI) -> None:
     app.state.web_areas = areas
     app.state.cookie_principal = cookie_principal
     app.add_middleware(SecurityHeaders)
-    add_routes(app.router, static_router)
-    add_routes(app.router, auth.router)
-    add_routes(app.router, dashboard.router)
+    inline = getattr(app.state, "inline_reads", False)
+    add_routes(app.router, static_router, inline_reads=inline)
+    add_routes(app.router, auth.router, inline_reads=inline)
+    add_routes(app.router, dashboard.router, inline_reads=inline)
     for area in areas:
-        add_routes(app.router, AREA_ROUTERS[area.key])
+        add_routes(app.router, AREA_ROUTERS[area.key], inline_reads=inline)

@@ -13,6 +13,7 @@ from charter.audit import queries as audit
 from charter.audit.schemas import EntryRead
 from charter.context import Ctx
 from charter.kit.errors import ValidationFailed
+from charter.kit.routing import threaded
 from charter.web.deps import WebCtx, WebRoute
 from charter.web.render import fragment, is_htmx, render
 
@@ -99,6 +100,7 @@ def verify(request: Request, ctx: WebCtx) -> Response:
 
 
 @router.get("/ledger/export")
+@threaded  # a long read: never on the event loop
 def export(ctx: WebCtx) -> Response:
     """The JSON Lines export (same as GET /api/v1/audit/export): verifies offline with charter audit verify --file."""
     return audit_api.export(ctx)
