@@ -70,7 +70,11 @@ def one_thread_hop(route: BaseRoute, *, inline_reads: bool = False) -> None:
     if not isinstance(route, APIRoute) or inspect.iscoroutinefunction(route.endpoint):
         return
     function = route.endpoint
-    inline = inline_reads and route.methods <= {"GET", "HEAD"} and not getattr(function, "__charter_threaded__", False)
+    inline = (
+        inline_reads
+        and (route.methods or set()) <= {"GET", "HEAD"}
+        and not getattr(function, "__charter_threaded__", False)
+    )
 
     if inline:
 
