@@ -1,0 +1,1 @@
+"""Evaluation: datasets, targets, scorers, expert benchmarks, judge calibration and group fairness."""
