@@ -1,0 +1,1 @@
+"""Data governance: dataset register, lineage, retention, and the PII library (``charter.data.pii``)."""
