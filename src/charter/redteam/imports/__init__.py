@@ -1,0 +1,33 @@
+"""Scanner-report imports: garak report JSON Lines, PyRIT memory exports (JSON/CSV), a generic CSV.
+
+Every parser returns an `ImportResult`: the attempts (each with a dedup key, so re-importing a report adds
+nothing), the per probe x detector results (passed, fails, nones, total, attack success rate, Wilson 95 %,
+OWASP 2025 ids) and warnings; bad input raises `ReportInvalid` naming the file and the line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from charter.redteam.imports.common import ImportResult, ReportInvalid
+from charter.redteam.imports.csv import parse_generic_csv_file
+from charter.redteam.imports.garak import parse_garak_file
+from charter.redteam.imports.pyrit import parse_pyrit_file
+
+Format = Literal["garak", "pyrit", "csv"]
+FORMATS: tuple[Format, ...] = ("garak", "pyrit", "csv")
+
+
+def import_file(fmt: str, path: Path, **options: Any) -> ImportResult:
+    """Parse a report file in the named format (what ``charter redteam import --format`` calls)."""
+    if fmt == "garak":
+        return parse_garak_file(path, **options)
+    if fmt == "pyrit":
+        return parse_pyrit_file(path, **options)
+    if fmt == "csv":
+        return parse_generic_csv_file(path, **options)
+    raise ReportInvalid(path.name, None, f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+
+
+__all__ = ["FORMATS", "Format", "ImportResult", "ReportInvalid", "import_file"]
