@@ -383,9 +383,9 @@ def policy_install(path: str = typer.Argument(..., help="a YAML file with one po
     """Install or replace an escalation policy from a YAML file."""
     from pathlib import Path
 
-    import yaml
+    from charter.kit.content import parse_yaml, read_text
 
-    definition = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    definition, _lines = parse_yaml(read_text(Path(path)), path)
     with client() as c:
         data = c.post(f"{BASE}/escalation-policies", {"definition": definition})
     typer.echo(f"escalation policy '{data['key']}' installed ({len(data['levels'])} levels)")

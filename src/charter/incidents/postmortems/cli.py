@@ -65,9 +65,9 @@ def edit(
     if file:
         from pathlib import Path
 
-        import yaml
+        from charter.kit.content import parse_yaml, read_text
 
-        loaded = yaml.safe_load(Path(file).read_text(encoding="utf-8")) or {}
+        loaded, _lines = parse_yaml(read_text(Path(file)), file)
         if not isinstance(loaded, dict):
             raise ValueError(f"{file}: expected a mapping of postmortem fields")
         body.update(loaded)
