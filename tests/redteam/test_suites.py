@@ -191,7 +191,7 @@ def test_a_missing_field_names_the_field_at_its_parents_line() -> None:
         (
             "title: Acme checks\n",
             "title: Acme checks\ntitle: again\n",
-            "acme.yaml:4: title: the key 'title' appears twice",
+            "acme.yaml:4: title: the key appears twice (first on line 3)",
         ),
     ],
 )
@@ -213,4 +213,4 @@ def test_duplicate_probe_ids_and_detector_names_are_refused() -> None:
 
 def test_not_yaml_or_not_a_mapping() -> None:
     assert _error("key: [unclosed\n").startswith("invalid probe suite acme.yaml:2: not valid YAML")
-    assert "a suite is a YAML mapping" in _error("- just\n- a list\n")
+    assert "the file must be a YAML mapping" in _error("- just\n- a list\n")

@@ -156,6 +156,28 @@ def line_for(lines: dict[Loc, int], loc: Loc) -> int:
     return 1
 
 
+def data_loc(data: Any, loc: tuple[Any, ...]) -> Loc:
+    """Pydantic's error location as a path in the file: the tags it adds for a discriminated union (a
+    ``type: regex`` item reports ``(..., 'regex', 'pattern')``) and function-validator names are dropped."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part not in node:
+            if part in {str(v) for v in node.values() if isinstance(v, str | int)}:
+                continue  # the union's tag, not a field of the file
+            out.append(part)
+            node = None
+        elif (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)) or (
+            isinstance(node, dict) and part in node
+        ):
+            out.append(part)
+            node = node[part]
+        elif isinstance(part, str | int):
+            out.append(part)
+            node = None
+    return tuple(out)
+
+
 def _message(err: Any) -> str:
     if err["type"] == "extra_forbidden":
         return "unknown field (check the spelling; the documentation lists the fields)"
@@ -182,7 +204,7 @@ def load_model(
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+            loc = data_loc(data, err["loc"])
             problems.append(Problem(filename, line_for(lines, loc), field_name(loc), _message(err)))
         raise error(problems) from None
     if semantic is not None:

@@ -35,13 +35,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from charter.kit.content import ContentInvalid, Loc, Problem, load_model, read_text
 from charter.redteam import converters as conv
 from charter.redteam.detectors import DetectorConfigError, MarkupKind, make_detector
 from charter.redteam.rules import Impact, RiskCategory
@@ -52,8 +51,6 @@ ITEM_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 OWASP_2025_ID = r"^LLM(0[1-9]|10):2025$"
 ATLAS_ID = r"^AML\.T\d{4}(\.\d{3})?$"
 CWE_ID = r"^CWE-[1-9]\d*$"
-
-Loc = tuple[str | int, ...]
 
 
 def shipped_suite_dir() -> Path:
@@ -183,70 +180,10 @@ class SuiteSpec(_Strict):
 # ----------------------------------------------------------------------------- errors
 
 
-@dataclass(frozen=True)
-class SuiteProblem:
-    file: str
-    line: int | None
-    loc: str
-    msg: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.loc + ': ' if self.loc else ''}{self.msg}"
-
-
-class SuiteInvalid(ValueError):
+class SuiteInvalid(ContentInvalid):
     """A suite file that does not satisfy the format; `problems` lists every error with its line."""
 
-    def __init__(self, problems: list[SuiteProblem]) -> None:
-        self.problems = problems
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        super().__init__(f"invalid probe suite {problems[0]}{more}")
-
-
-def _locate(root: yaml.Node, loc: Loc) -> tuple[str, int | None]:
-    """The readable field path and the 1-based line of loc; parts pydantic adds (union tags) are dropped.
-
-    A missing field is named, and its line is its parent's.
-    """
-    node: yaml.Node = root
-    parts: list[str | int] = []
-    for part in loc:
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            child = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-            if child is None:
-                tag = next((v for k, v in node.value if getattr(k, "value", None) == "type"), None)
-                if getattr(tag, "value", None) == part:
-                    continue  # the discriminator pydantic puts in the location
-                parts.append(part)
-                break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            child = node.value[part]
-        parts.append(part)
-        if child is None:
-            break
-        node = child
-    text = ""
-    for p in parts:
-        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
-    return text, node.start_mark.line + 1
-
-
-def _duplicate_keys(node: yaml.Node, path: Loc = ()) -> list[tuple[Loc, int, str]]:
-    found: list[tuple[Loc, int, str]] = []
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for k, v in node.value:
-            key = str(getattr(k, "value", ""))
-            if key in seen:
-                found.append(((*path, key), k.start_mark.line + 1, f"the key '{key}' appears twice"))
-            seen.add(key)
-            found.extend(_duplicate_keys(v, (*path, key)))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            found.extend(_duplicate_keys(v, (*path, i)))
-    return found
+    what = "probe suite"
 
 
 # ----------------------------------------------------------------------------- semantic checks
@@ -320,55 +257,20 @@ def parse_suite(
     atlas_ids: Collection[str] | None = None,
     owasp_2025_ids: Collection[str] | None = None,
 ) -> SuiteSpec:
-    """Parse and validate one suite; raise SuiteInvalid naming file, line and field."""
+    """Parse and validate one suite (through the one YAML loader); raise SuiteInvalid naming file, line, field."""
     if len(text.encode("utf-8")) > MAX_SUITE_BYTES:
-        raise SuiteInvalid([SuiteProblem(filename, None, "", f"larger than {MAX_SUITE_BYTES} bytes")])
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise SuiteInvalid(
-            [SuiteProblem(filename, line, "", f"not valid YAML: {exc.problem or exc.context}")]
-        ) from None
-    except yaml.YAMLError as exc:
-        raise SuiteInvalid([SuiteProblem(filename, None, "", f"not valid YAML: {exc}")]) from None
-    if root is None or not isinstance(root, yaml.MappingNode):
-        line = root.start_mark.line + 1 if root is not None else None
-        raise SuiteInvalid([SuiteProblem(filename, line, "", "a suite is a YAML mapping (key: value)")])
-    dups = _duplicate_keys(root)
-    if dups:
-        raise SuiteInvalid([SuiteProblem(filename, ln, _locate(root, loc)[0], msg) for loc, ln, msg in dups])
-    data = yaml.SafeLoader("").construct_document(root)
-    try:
-        suite = SuiteSpec.model_validate(data)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where, line = _locate(root, tuple(err["loc"]))
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field (check the spelling; the fields are listed in charter/redteam/suites.py)"
-            elif err["type"] in ("literal_error", "string_pattern_mismatch", "enum"):
-                msg = f"{msg}, got {err.get('input')!r}"
-            problems.append(SuiteProblem(filename, line, where, msg))
-        raise SuiteInvalid(problems) from None
-    semantic = semantic_errors(suite, atlas_ids=atlas_ids, owasp_2025_ids=owasp_2025_ids)
-    if semantic:
-        raise SuiteInvalid(
-            [SuiteProblem(filename, _locate(root, loc)[1], _locate(root, loc)[0], m) for loc, m in semantic]
-        )
-    return suite
+        raise SuiteInvalid([Problem(filename, None, "", f"larger than {MAX_SUITE_BYTES} bytes")])
+    return load_model(
+        text,
+        filename,
+        SuiteSpec,
+        lambda suite: semantic_errors(suite, atlas_ids=atlas_ids, owasp_2025_ids=owasp_2025_ids),
+        error=SuiteInvalid,
+    )
 
 
 def parse_suite_file(path: Path, **catalogs: Collection[str] | None) -> SuiteSpec:
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise SuiteInvalid([SuiteProblem(str(path), None, "", f"cannot read: {exc.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise SuiteInvalid([SuiteProblem(str(path), None, "", "not UTF-8 text")]) from None
-    return parse_suite(text, path.name, **catalogs)
+    return parse_suite(read_text(path, error=SuiteInvalid, max_bytes=MAX_SUITE_BYTES), path.name, **catalogs)
 
 
 def load_suites(folders: Iterable[Path] | None = None, **catalogs: Collection[str] | None) -> tuple[SuiteSpec, ...]:
@@ -384,7 +286,7 @@ def load_suites(folders: Iterable[Path] | None = None, **catalogs: Collection[st
             suite = parse_suite_file(path, **catalogs)
             ident = (suite.key, suite.version)
             if ident in seen:
-                problem = SuiteProblem(
+                problem = Problem(
                     path.name, None, "key", f"'{suite.key}' version {suite.version} is also in {seen[ident]}"
                 )
                 raise SuiteInvalid([problem])

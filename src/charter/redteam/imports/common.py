@@ -22,8 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Literal
 
-import yaml
-
+from charter.kit.content import ContentInvalid, parse_yaml, read_text
 from charter.redteam.rules import ProbeDetectorResult, ProbeObservation, Tally, results_from_tallies
 
 Source = Literal["garak", "pyrit", "csv"]
@@ -307,9 +306,9 @@ class Crosswalk:
     @classmethod
     def from_yaml_text(cls, text: str, source: str = "crosswalk") -> Crosswalk:
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise CrosswalkInvalid(f"{source}: not valid YAML: {exc}") from None
+            data, _ = parse_yaml(text, source)
+        except ContentInvalid as exc:
+            raise CrosswalkInvalid(str(exc)) from None
         if not isinstance(data, dict) or not isinstance(data.get("mappings"), list):
             raise CrosswalkInvalid(f"{source}: expected a mapping with a 'mappings' list")
         return cls.from_mappings(data["mappings"], source)
@@ -317,9 +316,9 @@ class Crosswalk:
     @classmethod
     def from_file(cls, path: Path) -> Crosswalk:
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CrosswalkInvalid(f"{path}: cannot read the OWASP crosswalk: {exc.strerror}") from None
+            text = read_text(path)
+        except ContentInvalid as exc:
+            raise CrosswalkInvalid(f"the OWASP crosswalk: {exc}") from None
         return cls.from_yaml_text(text, path.name)
 
 
