@@ -43,6 +43,4 @@ def test_a_field_inside_a_tagged_union_is_named_as_written_not_with_the_tag() ->
 
 def test_a_missing_field_is_named_at_its_parents_line_and_duplicate_keys_are_refused() -> None:
     assert _problems("checks: []\n") == ["doc.yaml:1: name: Field required"]
-    assert _problems("name: a\nname: b\nchecks: []\n") == [
-        "doc.yaml:2: name: the key appears twice (first on line 1)"
-    ]
+    assert _problems("name: a\nname: b\nchecks: []\n") == ["doc.yaml:2: name: the key appears twice (first on line 1)"]
