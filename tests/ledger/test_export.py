@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from charter.audit.queries import checkpoint_data, export_ledger
 from charter.audit.service import create_checkpoint
@@ -13,7 +14,9 @@ from charter.context import Ctx
 from charter.ledger.chain import sign_checkpoint
 from charter.ledger.checks import VerifyResult
 from charter.ledger.export import verify_export
-from tests.ledger.conftest import build_chain, drop_checkpoints, edit, rehash_from
+from charter.ledger.rules import canonical
+from tests.conftest import is_postgres
+from tests.ledger.conftest import build_chain, drop_checkpoints, edit, rehash_from, row, tamper
 
 
 def export_to(ctx: Ctx, path: Path) -> list[str]:
@@ -74,11 +77,33 @@ def test_an_edited_line_is_caught_at_its_entry(exported: tuple[Path, list[str]])
     assert failure(verify_export(path)) == (6, "hash_mismatch")
 
 
-def test_a_line_re_encoded_without_changes_still_verifies(exported: tuple[Path, list[str]]) -> None:
+def test_a_line_re_encoded_without_changes_is_caught_as_an_edit(exported: tuple[Path, list[str]]) -> None:
     path, lines = exported
     lines[3] = json.dumps(json.loads(lines[3]), indent=None, ensure_ascii=True)  # other spacing and escaping
     rewrite(path, lines)
-    assert verify_export(path).ok
+    assert failure(verify_export(path)) == (3, "hash_mismatch")
+
+
+def test_a_duplicate_key_line_that_json_loads_reads_as_the_original_is_caught(
+    exported: tuple[Path, list[str]],
+) -> None:
+    """Finding 5, offline: a reader keeping the first key sees EVIL, json.loads the signed original."""
+    path, lines = exported
+    lines[4] = '{"action":"EVIL",' + lines[4][1:]
+    rewrite(path, lines)
+    result = verify_export(path)
+    assert failure(result) == (4, "hash_mismatch")
+    assert result.problem is not None and "duplicate key 'action'" in result.problem.detail
+
+
+def test_a_duplicate_key_in_the_database_is_caught_in_its_export(chain: Ctx, tmp_path: Path) -> None:
+    tamper(chain.session)
+    cast_to = "CAST(:v AS json)" if is_postgres() else ":v"
+    stored = '{"stage":"EVIL",' + canonical(row(chain.session, 8)["after"])[1:]
+    chain.session.execute(text(f"UPDATE ledger_entries SET after = {cast_to} WHERE seq = 8"), {"v": stored})
+    path = tmp_path / "tampered.jsonl"
+    export_to(chain, path)
+    assert failure(verify_export(path)) == (8, "hash_mismatch")
 
 
 def test_a_deleted_line_is_caught_as_a_gap(exported: tuple[Path, list[str]]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,8 @@ from charter.audit.service import create_checkpoint
 from charter.context import Ctx
 from charter.ledger.chain import sign_checkpoint
 from charter.ledger.models import LedgerCheckpoint
-from charter.ledger.rules import GENESIS_HASH, checkpoint_message, entry_hash, to_jsonable
+from charter.ledger.checks import Problem
+from charter.ledger.rules import GENESIS_HASH, canonical, checkpoint_message, entry_hash, to_jsonable
 from charter.ledger.signing import Signer, load_or_create_signer
 from charter.ledger.verify import verify_database
 from tests.conftest import Actors, is_postgres
@@ -224,19 +226,40 @@ def test_a_checkpoint_signs_size_and_head_hash(chain: Ctx) -> None:
     )
 
 
-def test_stored_json_that_is_equal_but_not_canonical_is_not_tampering(chain: Ctx) -> None:
+def _raw_after(chain: Ctx, seq: int, stored: str) -> None:
+    """Write the stored JSON text of an entry's `after` as it is, past the canonical encoder."""
     if is_postgres():
-        sql = "UPDATE ledger_entries SET after = CAST(:v AS json) WHERE seq = 5"
+        sql = "UPDATE ledger_entries SET after = CAST(:v AS json) WHERE seq = :s"
     else:
-        sql = "UPDATE ledger_entries SET after = :v WHERE seq = 5"
-    import json
-
+        sql = "UPDATE ledger_entries SET after = :v WHERE seq = :s"
     tamper(chain.session)
-    chain.session.execute(text(sql), {"v": json.dumps(row(chain.session, 5)["after"], indent=2)})
+    chain.session.execute(text(sql), {"v": stored, "s": seq})
+
+
+def test_stored_json_that_is_equal_but_not_canonical_is_tampering(chain: Ctx) -> None:
+    _raw_after(chain, 5, json.dumps(row(chain.session, 5)["after"], indent=2))
+    seq, kind = problem_of(chain.session)
+    assert (seq, kind) == (5, "hash_mismatch")
+    assert "not in canonical form" in (verify_database(chain.session).problem or Problem(0, "", "")).detail
+
+
+def test_a_duplicate_key_edit_that_json_loads_reads_as_the_original_is_caught(chain: Ctx) -> None:
+    """Finding 5: `{"stage":"EVIL",...,"stage":"production"}` reads as production in Python, EVIL in SQL."""
+    after = row(chain.session, 5)["after"]
+    body = canonical(after)
+    forged = '{"stage":"EVIL",' + body[1:]
+    _raw_after(chain, 5, forged)
     result = verify_database(chain.session)
-    assert result.ok and result.slow_entries == 1
-    chain.session.execute(text(sql), {"v": json.dumps(dict(row(chain.session, 5)["after"], stage="retired"))})
-    assert problem_of(chain.session) == (5, "hash_mismatch")
+    assert not result.ok and result.problem is not None
+    assert (result.problem.seq, result.problem.kind) == (5, "hash_mismatch")
+    assert "duplicate key 'stage'" in result.problem.detail
+
+
+def test_nan_in_stored_json_is_caught(chain: Ctx) -> None:
+    if is_postgres():
+        pytest.skip("PostgreSQL's json type refuses NaN")
+    _raw_after(chain, 3, '{"score":NaN}')
+    assert problem_of(chain.session) == (3, "hash_mismatch")
 
 
 @pytest.mark.skipif(is_postgres(), reason="PostgreSQL's json type refuses text that is not JSON")

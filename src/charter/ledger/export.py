@@ -36,6 +36,7 @@ from charter.ledger.checks import (
 )
 from charter.ledger.rules import FIELDS, GENESIS_HASH, canonical, checkpoint_message, entry_hash
 from charter.ledger.stream import entry_rows
+from charter.ledger.strict_json import StrictJSONError, loads_strict
 from charter.ledger.verify import head_row, readable_values, stored_checkpoints
 
 if TYPE_CHECKING:
@@ -153,14 +154,29 @@ def _file_checkpoints(path: Path) -> list[tuple[str, Checkpoint]]:
     return found
 
 
-def _parse_entry(line: str) -> dict[str, Any] | None:
+def _parse_entry(line: str, seq: int) -> dict[str, Any] | Problem:
+    """The entry on a line, read strictly (duplicate keys, NaN, bad numbers are refused), or the problem."""
     try:
-        data = json.loads(line)
-    except ValueError:
-        return None
+        data = loads_strict(line, where=f"entry {seq}")
+    except StrictJSONError as exc:
+        if exc.kind == "syntax":
+            return Problem(seq, "malformed_entry", f"entry {seq}: its line is not a ledger entry ({exc})")
+        return Problem(seq, "hash_mismatch", f"{exc}: not the text that was hashed, the entry was edited")
     if not isinstance(data, dict) or any(k not in data for k in (*FIELDS, "hash", "prev_hash")):
-        return None
+        return Problem(seq, "malformed_entry", f"entry {seq}: its line is not a ledger entry")
     return data
+
+
+def _canonical_problem(line: str, data: dict[str, Any], seq: int) -> Problem | None:
+    """A line must be the canonical text of what it holds: any other spelling is an edit."""
+    if canonical(data) == line:
+        return None
+    return Problem(
+        seq,
+        "hash_mismatch",
+        f"entry {seq}: its line is not canonical JSON (sorted keys, no whitespace, UTF-8 without \\u escapes): "
+        "not the text that was exported, the entry was edited",
+    )
 
 
 def verify_export(path: Path, external: Checkpoint | None = None) -> VerifyResult:
@@ -216,17 +232,16 @@ def verify_export(path: Path, external: Checkpoint | None = None) -> VerifyResul
             else:
                 fast = False
             if not fast:
-                data = _parse_entry(line)
-                if data is None:
-                    return result(
-                        Problem(expected, "malformed_entry", f"entry {expected}: its line is not a ledger entry"),
-                        expected - 1,
-                    )
+                data = _parse_entry(line, expected)
+                if isinstance(data, Problem):
+                    return result(data, expected - 1)
                 seq, digest = data["seq"], data["hash"]
                 if seq != expected:
                     return result(gap_problem(expected, seq), expected - 1)
                 if data["prev_hash"] != prev:
                     return result(link_problem(seq), expected - 1)
+                if (problem := _canonical_problem(line, data, seq)) is not None:
+                    return result(problem, expected - 1)
                 try:
                     same = entry_hash(prev, data) == digest
                 except (TypeError, ValueError):

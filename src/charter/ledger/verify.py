@@ -18,7 +18,7 @@ import hashlib
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Text, func, select, type_coerce
+from sqlalchemy import Text, cast, func, select, type_coerce
 
 from charter.ledger.checks import (
     CHECKPOINT_FIELDS,
@@ -36,6 +36,7 @@ from charter.ledger.checks import (
 from charter.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerHead
 from charter.ledger.rules import FIELDS, GENESIS_HASH, entry_hash, to_jsonable
 from charter.ledger.stream import Prefetch, entry_rows
+from charter.ledger.strict_json import StrictJSONError, parse_canonical
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -70,6 +71,23 @@ def _typed_hash(conn: Connection, seq: int, prev: str) -> str:
         return entry_hash(prev, typed_values(conn, seq))
     except (TypeError, ValueError):  # unreadable as the application's types: certainly not what was hashed
         return ""
+
+
+def strict_problem(conn: Connection, seq: int) -> Problem | None:
+    """The entry's stored before/after must be exactly canonical JSON (what was hashed), read strictly.
+
+    Duplicate keys, NaN, or any other spelling of the same value is tampering: SQL and other readers may
+    see something other than what the hash covers (issue 12, finding 5).
+    """
+    row = conn.execute(select(cast(_T.before, Text), cast(_T.after, Text)).where(_T.seq == seq)).one()
+    for name, stored in zip(("before", "after"), row, strict=True):
+        if stored is None:
+            continue
+        try:
+            parse_canonical(stored, where=f"entry {seq} {name}")
+        except StrictJSONError as exc:
+            return Problem(seq, "hash_mismatch", f"{exc}: not the text that was hashed, the entry was edited")
+    return None
 
 
 def stored_checkpoints(conn: Connection) -> list[tuple[str, Checkpoint]]:
@@ -128,6 +146,8 @@ class _Walk:
                     if text is None or sha256((prev + text).encode()).hexdigest() != digest:
                         batches.settle()  # the connection is ours again
                         self.slow += 1  # stored in a form append never writes: the definition decides
+                        if (problem := strict_problem(conn, seq)) is not None:
+                            return problem
                         if _typed_hash(conn, seq, prev) != digest:
                             return edit_problem(seq)
                     prev = digest
