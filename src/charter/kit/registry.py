@@ -41,6 +41,7 @@ DOMAINS_SPEC: tuple[Domain, ...] = (
     Domain("procedures", cli="sop", extra_cli=(("review_app", "review"),)),
     Domain("policy", cli="policy"),
     Domain("releases", cli="release", extra_cli=(("gate_app", "gate"), ("deploy_app", "deploy"))),
+    Domain("prompts", cli="prompt"),
     Domain("monitoring", cli="metrics"),
     Domain("incidents", cli="incident"),
 )
