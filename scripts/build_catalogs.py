@@ -15,6 +15,7 @@ import argparse
 import csv
 import datetime as dt
 import hashlib
+import os
 import sys
 import textwrap
 from collections.abc import Callable
@@ -511,6 +512,16 @@ def build_all(src: Path) -> dict[Path, bytes]:
     return out
 
 
+def default_sources(root: Path) -> Path:
+    """../shared/catalogs beside the repository (or beside the folder holding it, for a git worktree), or
+    $CHARTER_CATALOG_SOURCES."""
+    given = os.environ.get("CHARTER_CATALOG_SOURCES")
+    if given:
+        return Path(given)
+    candidates = [root.resolve().parent / "shared" / "catalogs", root.resolve().parent.parent / "shared" / "catalogs"]
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", nargs="?", type=Path, help="source data (default: ../shared/catalogs from the root)")
@@ -518,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail if any shipped file differs from a fresh build")
     args = parser.parse_args(argv)
     root: Path = args.root
-    src: Path = args.source or (root / ".." / "shared" / "catalogs")
+    src: Path = args.source or default_sources(root)
     try:
         files = build_all(src.resolve())
     except (BuildError, OSError, KeyError, ValueError) as exc:

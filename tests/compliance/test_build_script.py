@@ -13,6 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT.parent / "shared" / "catalogs"
+if not SOURCES.is_dir():  # a git worktree under ../wt/
+    SOURCES = ROOT.parent.parent / "shared" / "catalogs"
 
 
 def _load_script() -> ModuleType:

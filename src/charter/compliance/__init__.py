@@ -5,7 +5,7 @@
 - `controls`: Charter's control references (`sop:<template>/<item>`, `gate:<policy>/<rule>`, `alert:<rule>`, …),
   the control → requirement mappings and the check that every referenced shipped control exists.
 - `eu_ai_act`: the EU AI Act obligations by Charter risk tier and role (our own analysis), written into the catalog.
-- `yamllines`: YAML parsing that keeps line numbers, the `Problem` and `CatalogError` types.
+- `errors`: `CatalogError` over the one YAML loader (`charter.kit.content`), Pydantic errors mapped to lines.
 - `schemas`: validation of exports against the official schemas shipped under `content/schemas/`
   (CycloneDX 1.6 with its SPDX and JSF schemas; OSCAL assessment results), with the failing JSON path.
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from charter.compliance.yamllines import CatalogError, Problem, YamlDocument, parse_yaml, validation_problems
+from charter.compliance.errors import CatalogError, Problem, YamlDocument, read_yaml, validation_problems
 
 __all__ = [
     "KINDS",
@@ -181,7 +181,7 @@ def split_ref(ref: str) -> tuple[str, str]:
 def _parse(text: str, source: str, model: type[BaseModel]) -> tuple[Any, YamlDocument]:
     if len(text.encode()) > MAX_FILE_BYTES:
         raise CatalogError([Problem(source, None, "", f"file larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")])
-    doc = parse_yaml(text, source)
+    doc = read_yaml(text, source)
     if not isinstance(doc.data, dict):
         raise CatalogError([Problem(source, doc.line_of(()), "", "expected a mapping at the top of the file")])
     try:
@@ -386,7 +386,7 @@ def load_catalogs(directories: Sequence[Path]) -> Catalogs:
         for path in sorted(directory.glob("*.yaml")):
             try:
                 text = _read(path)
-                doc = parse_yaml(text, str(path))
+                doc = read_yaml(text, str(path))
                 if isinstance(doc.data, dict) and "mappings" in doc.data and "requirements" not in doc.data:
                     mapping, doc = _parse(text, str(path), OwaspVersionMapping)
                     assert isinstance(mapping, OwaspVersionMapping)

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from charter.compliance.catalog import Catalogs
-from charter.compliance.yamllines import CatalogError, Problem, YamlDocument, parse_yaml, validation_problems
+from charter.kit.content import parse_yaml, read_text
+from charter.compliance.errors import CatalogError, Problem, YamlDocument, read_yaml, validation_problems
 
 __all__ = [
     "CONTENT_KINDS",
@@ -42,8 +42,6 @@ __all__ = [
     "parse_control_mappings",
     "parse_control_ref",
 ]
-
-_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 
 # Kinds whose controls are shipped content, checked against the files under content/.
 CONTENT_KINDS: Final = ("sop", "gate", "alert", "incident", "risk-matrix", "redteam-suite")
@@ -174,7 +172,7 @@ def parse_control_mappings(
 ) -> ControlMappings:
     """Parse a control-mapping file and check it against the catalogs (and, given an index, that every content
     control it names exists); CatalogError lists every problem with its line."""
-    doc = parse_yaml(text, source)
+    doc = read_yaml(text, source)
     if not isinstance(doc.data, dict):
         raise CatalogError([Problem(source, doc.line_of(()), "", "expected a mapping with 'title' and 'controls'")])
     try:
@@ -216,7 +214,7 @@ def _yaml_files(directory: Path) -> list[tuple[Path, Any]]:
         return []
     found = []
     for path in sorted(directory.glob("*.yaml")):
-        found.append((path, yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)))  # noqa: S506 (safe)
+        found.append((path, parse_yaml(read_text(path), path.name)[0]))
     return found
 
 
