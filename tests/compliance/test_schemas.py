@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from charter.compliance.schemas import (
+from charter.compliance.validate import (
     SCHEMA_DIR,
     ExportInvalid,
     SchemaUnavailable,

@@ -27,8 +27,8 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from charter.compliance.catalog import Catalogs
-from charter.kit.content import parse_yaml, read_text
 from charter.compliance.errors import CatalogError, Problem, YamlDocument, read_yaml, validation_problems
+from charter.kit.content import parse_yaml, read_text
 
 __all__ = [
     "CONTENT_KINDS",

@@ -11,6 +11,8 @@ A domain contributes a part when the file exists:
     cli.py         `app`, a Typer sub-app (`cli` name)     charter.cli.main
     gate_facts.py  facts providers for release gates       charter.policy.facts
     sweeps.py      periodic jobs                           charter.sweeps
+    coverage.py    `KINDS`, `control_states(ctx, subject)`: which of its controls a system has
+                   in place, for compliance coverage (charter.kit.coverage)
     hooks.py       subscriptions to other domains' events  discover("hooks")
     defaults.py    `install(ctx) -> list[str]`: shipped content installed by `charter db upgrade` and at
                    server start (reads never install anything)
@@ -44,6 +46,7 @@ DOMAINS_SPEC: tuple[Domain, ...] = (
     Domain("prompts", cli="prompt"),
     Domain("monitoring", cli="metrics"),
     Domain("incidents", cli="incident"),
+    Domain("compliance", cli="compliance"),
 )
 
 DOMAINS: tuple[str, ...] = tuple(d.name for d in DOMAINS_SPEC)

@@ -54,13 +54,16 @@ PERMISSIONS: Final[dict[str, str]] = {
     "incidents:manage": "change escalation policies and close incidents",
     "notifications:own": "read one's notifications and choose one's own channels and subscriptions",
     "notifications:manage": "manage organisation-wide notification channels and read the delivery log",
+    "compliance:read": "read framework catalogs, control mappings and coverage",
+    "compliance:manage": "edit control mappings, install organisation catalogs, set applicability, record coverage",
+    "compliance:export": "build evidence packs and exports (CycloneDX, OSCAL, model cards)",
 }
 
 _READ = {p for p in PERMISSIONS if p.endswith(":read")} - {"users:read"}
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "viewer": frozenset((_READ - {"audit:read"}) | {"notifications:own"}),
-    "auditor": frozenset(_READ | {"audit:verify", "users:read", "notifications:own"}),
+    "auditor": frozenset(_READ | {"audit:verify", "users:read", "notifications:own", "compliance:export"}),
     "engineer": frozenset(
         _READ
         | {
@@ -121,6 +124,8 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
             "incidents:manage",
             "notifications:own",
             "notifications:manage",
+            "compliance:manage",
+            "compliance:export",
         }
     ),
     "admin": frozenset(PERMISSIONS),

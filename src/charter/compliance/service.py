@@ -1,0 +1,149 @@
+"""Compliance use cases that change state: edit a control mapping, install an organisation catalog, choose
+applicability, record coverage. Each declares its permission, appends to the ledger; never commits."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import select
+
+from charter.compliance import library
+from charter.compliance.catalog import parse_framework
+from charter.compliance.controls import parse_control_ref
+from charter.compliance.models import Applicability, ControlMappingEdit, CoverageSnapshot, CustomCatalog
+from charter.compliance.queries import coverage_of, framework_of, known_catalogs
+from charter.compliance.rules import FrameworkCoverage
+from charter.compliance.schemas import ApplicabilityIn, CatalogIn, MappingIn
+from charter.context import Ctx
+from charter.inventory.queries import get_system
+from charter.kit.errors import Conflict, StaleVersion, ValidationFailed
+from charter.ledger.chain import snapshot
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{field}: {message}", errors=[{"loc": [field], "msg": message}])
+
+
+def _check_version(entity: str, given: int | None, current: int) -> None:
+    if given is None:
+        raise Conflict(f"{entity} exists already (version {current}); send its version to change it",
+                       current_version=current)  # fmt: skip
+    if given != current:
+        raise StaleVersion(entity, given, current)
+
+
+def set_mapping(ctx: Ctx, data: MappingIn) -> ControlMappingEdit:
+    """Add, change or remove (`removed`) one control → requirement link; the requirement must exist."""
+    ctx.require("compliance:manage")
+    try:
+        parse_control_ref(data.control)
+    except ValueError as exc:
+        raise _invalid("control", str(exc)) from None
+    index = library.control_index()
+    if index.exists(data.control) is False:
+        raise _invalid("control", index.missing_message(data.control))
+    problem = known_catalogs(ctx).problem_with_ref(data.requirement)
+    if problem is not None:
+        raise _invalid("requirement", problem)
+    row = ctx.session.execute(
+        select(ControlMappingEdit).where(
+            ControlMappingEdit.control == data.control, ControlMappingEdit.requirement == data.requirement
+        )
+    ).scalar_one_or_none()
+    before: Any = None
+    if row is None:
+        row = ControlMappingEdit(control=data.control, requirement=data.requirement)
+        ctx.session.add(row)
+    else:
+        _check_version(f"mapping {data.control} → {data.requirement}", data.version, row.version)
+        before = snapshot(row, exclude=frozenset({"id"}))
+        row.version += 1
+    row.relation, row.reason = data.relation, data.reason
+    row.updated_by, row.updated_at = ctx.principal.actor, ctx.now()
+    ctx.session.flush()
+    ctx.record("compliance.mapping_set", "compliance_mapping", f"{data.control} -> {data.requirement}",
+               before=before, after=snapshot(row, exclude=frozenset({"id"})), reason=data.reason)  # fmt: skip
+    return row
+
+
+def install_catalog(ctx: Ctx, data: CatalogIn) -> CustomCatalog:
+    """Install (or replace, with its version) an organisation's framework; errors name file, line and field."""
+    ctx.require("compliance:manage")
+    framework = parse_framework(data.content, data.filename)  # CatalogError: 422 with every problem's line
+    if framework.id in library.shipped_catalogs().frameworks:
+        raise Conflict(f"framework id '{framework.id}' is a shipped catalog; give your catalog its own id")
+    digest = hashlib.sha256(data.content.encode()).hexdigest()
+    row = ctx.session.execute(
+        select(CustomCatalog).where(CustomCatalog.framework_id == framework.id)
+    ).scalar_one_or_none()
+    before: Any = None
+    if row is None:
+        row = CustomCatalog(framework_id=framework.id)
+        ctx.session.add(row)
+    else:
+        _check_version(f"catalog {framework.id}", data.version, row.version)
+        before = {"sha256": row.sha256, "version": row.version, "framework_version": row.framework_version}
+        row.version += 1
+    row.title, row.framework_version, row.content, row.sha256 = (
+        framework.title, framework.version, data.content, digest
+    )  # fmt: skip
+    row.installed_by, row.installed_at = ctx.principal.actor, ctx.now()
+    ctx.session.flush()
+    after = {"sha256": digest, "version": row.version, "framework_version": framework.version,
+             "requirements": len(framework.requirements)}  # fmt: skip
+    ctx.record("compliance.catalog_installed", "compliance_catalog", framework.id, before=before, after=after)
+    return row
+
+
+def set_applicability(ctx: Ctx, system_key: str, data: ApplicabilityIn) -> Applicability:
+    """Whether a framework or one of its requirements applies to the system; the reason is required."""
+    ctx.require("compliance:manage")
+    system = get_system(ctx.session, system_key)
+    catalogs = known_catalogs(ctx)
+    framework_of(catalogs, data.framework)
+    requirement = data.requirement or ""
+    if requirement:
+        problem = catalogs.problem_with_ref(f"{data.framework}:{requirement}")
+        if problem is not None:
+            raise _invalid("requirement", problem)
+        if not catalogs.requirement(f"{data.framework}:{requirement}").assessable:
+            raise _invalid("requirement", f"'{requirement}' is a heading, not an assessable requirement")
+    row = ctx.session.execute(
+        select(Applicability).where(
+            Applicability.system_id == system.id,
+            Applicability.framework_id == data.framework,
+            Applicability.requirement_id == requirement,
+        )
+    ).scalar_one_or_none()
+    before: Any = None
+    if row is None:
+        row = Applicability(system_id=system.id, framework_id=data.framework, requirement_id=requirement)
+        ctx.session.add(row)
+    else:
+        _check_version(f"applicability of {data.framework}:{requirement or '*'}", data.version, row.version)
+        before = snapshot(row, exclude=frozenset({"id"}))
+        row.version += 1
+    row.applicable, row.reason = data.applicable, data.reason
+    row.updated_by, row.updated_at = ctx.principal.actor, ctx.now()
+    ctx.session.flush()
+    entity = f"{system.key}/{data.framework}:{requirement or '*'}"
+    ctx.record("compliance.applicability_set", "compliance_applicability", entity, before=before,
+               after=snapshot(row, exclude=frozenset({"id"})), reason=data.reason)  # fmt: skip
+    return row
+
+
+def record_coverage(ctx: Ctx, system_key: str, framework_ids: list[str]) -> list[FrameworkCoverage]:
+    """Compute coverage now and keep its counts (coverage over time)."""
+    ctx.require("compliance:manage")
+    system = get_system(ctx.session, system_key)
+    results = coverage_of(ctx, system, framework_ids)
+    for cov in results:
+        row = CoverageSnapshot(system_id=system.id, framework_id=cov.framework, taken_at=ctx.now(),
+                               met=cov.counts["met"], partial=cov.counts["partial"], missing=cov.counts["missing"],
+                               not_applicable=cov.counts["not_applicable"], digest=cov.digest())  # fmt: skip
+        ctx.session.add(row)
+        ctx.session.flush()
+        ctx.record("compliance.coverage_recorded", "compliance_snapshot", f"{system.key}/{cov.framework}",
+                   after=cov.counts | {"digest": cov.digest()})  # fmt: skip
+    return results
