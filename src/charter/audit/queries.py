@@ -6,7 +6,7 @@ import tempfile
 from datetime import datetime
 from typing import IO, Any, TextIO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from charter.audit.schemas import EntryRead
 from charter.context import Ctx
@@ -112,3 +112,23 @@ def export_spool(ctx: Ctx) -> tuple[IO[str], str]:
         spool.close()
         raise
     return spool, f"charter-ledger-{isoformat(ctx.now())[:19].replace(':', '')}.jsonl"
+
+
+def action_counts(ctx: Ctx, since: datetime, *, limit: int = 50) -> list[tuple[str, str, int]]:
+    """[(action, entity type, how many)] of the entries since `since`, most frequent first (what changed
+    since someone's last visit, grouped)."""
+    ctx.require("audit:read")
+    n = func.count().label("n")
+    rows = ctx.session.execute(
+        select(LedgerEntry.action, LedgerEntry.entity_type, n)
+        .where(LedgerEntry.ts > since)
+        .group_by(LedgerEntry.action, LedgerEntry.entity_type)
+        .order_by(n.desc(), LedgerEntry.action)
+        .limit(limit)
+    )
+    return [(a, t, int(c)) for a, t, c in rows]
+
+
+def ledger_size(ctx: Ctx) -> int:
+    ctx.require("audit:read")
+    return int(ctx.session.execute(select(func.coalesce(func.max(LedgerEntry.seq), 0))).scalar_one())

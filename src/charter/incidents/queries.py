@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
 from charter.incidents import catalog, escalation, regulatory
 from charter.incidents.models import ActionItem, Incident, IncidentRole, Postmortem
@@ -215,3 +216,12 @@ def my_open_action_items(ctx: Ctx, *, limit: int = 50) -> list[OwnActionItem]:
         .limit(limit)
     )
     return [OwnActionItem(incident=key, title=title, due_date=due, overdue=due < today) for key, title, due in rows]
+
+
+def opened_since(ctx: Ctx, days: tuple[int, ...]) -> dict[int, int]:
+    """{days: incidents detected in the last that many days} (the governance home page's trend)."""
+    ctx.require("incidents:read")
+    now = ctx.now()
+    cols = [func.sum(case((Incident.detected_at >= now - timedelta(days=d), 1), else_=0)) for d in days]
+    row = ctx.session.execute(select(*cols)).one()
+    return {d: int(row[i] or 0) for i, d in enumerate(days)}

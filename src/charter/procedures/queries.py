@@ -12,6 +12,7 @@ from charter.access.models import User
 from charter.context import Ctx
 from charter.evidence.models import Evidence
 from charter.evidence.rules import is_expired
+from charter.inventory.models import AISystem
 from charter.evidence.service import to_read as evidence_read
 from charter.kit.errors import NotFound
 from charter.procedures import rules
@@ -309,3 +310,17 @@ def my_open_items(ctx: Ctx, *, limit: int = 50) -> list[AssignedItem]:
         AssignedItem(run_id=run_id, run_title=title, item_id=item, due_at=due, overdue=bool(due and due < now))
         for run_id, title, item, due in rows
     ]
+
+
+def systems_with_approved_run(ctx: Ctx, template_key: str) -> set[str]:
+    """Keys of the systems that have an approved run of the template (e.g. an approved ethical review),
+    in one query."""
+    ctx.require("sops:read")
+    stmt = select(AISystem.key).join(
+        ProcedureRun,
+        (ProcedureRun.subject_type == "system")
+        & (ProcedureRun.subject_id == AISystem.id)
+        & (ProcedureRun.template_key == template_key)
+        & (ProcedureRun.status == "approved"),
+    )
+    return set(ctx.session.execute(stmt.distinct()).scalars())

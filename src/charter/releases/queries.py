@@ -190,3 +190,39 @@ def awaiting_my_approval(ctx: Ctx, *, limit: int = 50) -> list[AwaitingApproval]
         AwaitingApproval(system=key, version=version, stage=stage, summary=summary, requested_by=by)
         for key, version, stage, summary, by in rows
     ]
+
+
+@dataclass(frozen=True)
+class FailingGate:
+    """A release whose latest gate evaluation for a stage failed."""
+
+    system: str
+    version: int
+    stage: str
+    evaluated_at: Any
+    failed: list[str]  # the failing rules' names
+
+
+def failing_gates(ctx: Ctx, *, since: Any, systems: set[str] | None = None, limit: int = 500) -> list[FailingGate]:
+    """The latest gate evaluation per (release, stage) since `since`, kept when it failed (newest first)."""
+    ctx.require("releases:read")
+    stmt = (
+        select(GateEvaluation, AISystem.key, Release.version)
+        .join(Release, Release.id == GateEvaluation.release_id)
+        .join(AISystem, AISystem.id == GateEvaluation.system_id)
+        .where(GateEvaluation.evaluated_at >= since)
+        .order_by(GateEvaluation.evaluated_at.desc(), GateEvaluation.id.desc())
+        .limit(limit)
+    )
+    if systems is not None:
+        stmt = stmt.where(AISystem.key.in_(systems))
+    seen: set[tuple[int, str]] = set()
+    out: list[FailingGate] = []
+    for ev, key, version in ctx.session.execute(stmt):
+        if (ev.release_id, ev.stage) in seen:
+            continue
+        seen.add((ev.release_id, ev.stage))
+        if not ev.passed:
+            failed = [str(r.get("name") or r.get("rule") or "") for r in (ev.results or []) if not r.get("passed")]
+            out.append(FailingGate(key, version, ev.stage, ev.evaluated_at, failed))
+    return out

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
 from charter.inventory.models import AISystem
 from charter.inventory.queries import get_system
@@ -208,3 +208,12 @@ def fleet_health(ctx: Ctx, keys: list[str]) -> FleetHealth:
         health={k: R.health(by_system.get(k, []), k in with_data) for k in keys},
         firing=firing,
     )
+
+
+def fired_since(ctx: Ctx, days: tuple[int, ...]) -> dict[int, int]:
+    """{days: alerts that fired in the last that many days} (the governance home page's trend)."""
+    ctx.require("metrics:read")
+    now = ctx.now()
+    cols = [func.sum(case((Alert.fired_at >= now - timedelta(days=d), 1), else_=0)) for d in days]
+    row = ctx.session.execute(select(*cols)).one()
+    return {d: int(row[i] or 0) for i, d in enumerate(days)}

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from charter.access.models import User
 from charter.access.service import principal_of
@@ -111,3 +111,12 @@ def revoke_user(session: Session, clock: Clock, user_id: int) -> int:
         .values(revoked_at=clock.now())
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def previous_visit(session: Session, user_id: int, current_session_id: int) -> datetime | None:
+    """When this person was last seen in another console session (their previous visit), if ever."""
+    return session.execute(
+        select(func.max(WebSession.last_seen_at)).where(
+            WebSession.user_id == user_id, WebSession.id != current_session_id
+        )
+    ).scalar_one()

@@ -11,11 +11,10 @@ from charter.context import Ctx
 from charter.inventory import queries as inventory
 from charter.inventory.rules import LIFECYCLE_STAGES, RISK_TIERS
 from charter.inventory.schemas import SystemRead
-from charter.web import panels
+from charter.web import home, panels
 from charter.web.deps import WebCtx, WebRoute
 from charter.web.panels import visible
 from charter.web.render import render
-from charter.web.views.ledger import entries_for
 from charter.web.views.risks import heatmap_context
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -45,7 +44,6 @@ def dashboard_context(request: Request, ctx: Ctx) -> dict[str, Any]:
     context: dict[str, Any] = {
         "systems": [],
         "matrix": None,
-        "recent": [],
         "health": None,
         "incidents": None,
         "heat": None,
@@ -66,8 +64,7 @@ def dashboard_context(request: Request, ctx: Ctx) -> dict[str, Any]:
         context |= heatmap_context(ctx, None, request.query_params.get("view", "inherent"))
     context["waiting"] = panels.waiting_for(request, ctx, context["incidents"])
     context["overdue"] = panels.overdue(request, ctx)
-    if visible(request, ctx, "ledger", "audit:read"):
-        context["recent"], _ = entries_for(ctx, limit=8)
+    context["home"] = home.build(request, ctx, context["systems"], context)
     return context
 
 
