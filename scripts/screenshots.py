@@ -72,6 +72,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default="docs/screenshots", help="directory for the PNG files")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument(
+        "--widths", default="1440,390", help="viewport widths in CSS px, comma-separated (file name-WIDTH.png)"
+    )
+    parser.add_argument("--only", default="", help="only the shots whose file name contains this text")
     args = parser.parse_args()
     if not Path(args.chromium).exists():
         print(f"Chromium not found at {args.chromium}: apt-get install -y chromium", file=sys.stderr)
@@ -85,27 +89,34 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url, (server, incident) = seeded_server(Path(tmp))
         shots = [
-            ("grace", "/", "dashboard.png", None),
-            ("grace", "/systems/support-chatbot", "system.png", None),
-            ("grace", "/systems/support-chatbot/metrics", "system-metrics.png", None),
-            ("grace", "/risks", "risks.png", None),
-            ("alan", "/releases", "release-approval.png", "approve"),
-            ("grace", f"/incidents/{incident}" if incident else "/incidents", "incident.png", None),
+            ("grace", "/", "dashboard", None),
+            ("alan", "/", "home-approver", None),
+            ("ada", "/", "home-engineer", None),
+            ("audrey", "/", "home-auditor", None),
+            ("grace", "/systems/support-chatbot", "system", None),
+            ("grace", "/systems/support-chatbot/metrics", "system-metrics", None),
+            ("grace", "/risks", "risks", None),
+            ("alan", "/releases", "release-approval", "approve"),
+            ("grace", f"/incidents/{incident}" if incident else "/incidents", "incident", None),
         ]
+        widths = [int(w) for w in args.widths.split(",") if w.strip()]
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             pages = {}
-            for user, path, name, action in shots:
-                if user not in pages:
-                    context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 900})
+            for width, (user, path, stem, action) in [(w, s) for w in widths for s in shots]:
+                name = f"{stem}-{width}.png"
+                if args.only not in name:
+                    continue
+                if (user, width) not in pages:
+                    context = browser.new_context(base_url=url, viewport={"width": width, "height": 900})
                     page = context.new_page()
                     page.goto("/login")
                     page.get_by_label("Username").fill(user)
                     page.get_by_label("Password").fill(DEMO_PASSWORD)
                     page.get_by_role("button", name="Sign in").click()
                     page.wait_for_url(lambda u: "/login" not in u)
-                    pages[user] = page
-                page = pages[user]
+                    pages[(user, width)] = page
+                page = pages[(user, width)]
                 page.goto(path)
                 if action == "approve":
                     link = page.get_by_role("link", name="Review", exact=True)

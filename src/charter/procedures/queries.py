@@ -12,8 +12,8 @@ from charter.access.models import User
 from charter.context import Ctx
 from charter.evidence.models import Evidence
 from charter.evidence.rules import is_expired
-from charter.inventory.models import AISystem
 from charter.evidence.service import to_read as evidence_read
+from charter.inventory.models import AISystem
 from charter.kit.errors import NotFound
 from charter.procedures import rules
 from charter.procedures.loader import shipped_templates

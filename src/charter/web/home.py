@@ -11,6 +11,7 @@ number of queries whatever the size of the inventory.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -168,7 +169,7 @@ def posture(request: Request, ctx: Ctx, systems: list[SystemRead], home: Home) -
         unreviewed = [s for s in live if s.stage in REVIEW_BEFORE and s.key not in reviewed]
         add(
             len(unreviewed),
-            f"{_first(unreviewed)} is in {unreviewed[0].stage if unreviewed else ''} without an approved ethical review",
+            f"{_first(unreviewed)} is in {_stage(unreviewed)} without an approved ethical review",
             "{n} systems in pilot or production have no approved ethical review",
             f"/systems/{unreviewed[0].key}/reviews" if len(unreviewed) == 1 else "/reviews",
         )
@@ -216,6 +217,10 @@ def posture(request: Request, ctx: Ctx, systems: list[SystemRead], home: Home) -
 
 def _first(systems: list[SystemRead]) -> str:
     return systems[0].name if systems else ""
+
+
+def _stage(systems: list[SystemRead]) -> str:
+    return systems[0].stage if systems else ""
 
 
 def _first_title(runs: list[Any]) -> str:
@@ -300,8 +305,6 @@ def ledger_state(request: Request, ctx: Ctx) -> dict[str, Any]:
     if not visible(request, ctx, "ledger", "audit:read"):
         return {}
     state: dict[str, Any] = {"size": audit.ledger_size(ctx), "checkpoint": None}
-    try:
+    with contextlib.suppress(NotFound):
         state["checkpoint"] = audit.latest_checkpoint(ctx)
-    except NotFound:
-        pass
     return state

@@ -32,11 +32,13 @@ def test_sign_in_wrong_then_right_then_sign_out(new_page) -> None:
 
 def test_navigation_shows_only_what_the_role_may_open(new_page) -> None:
     viewer = new_page("viewer")
+    viewer.goto("/")
     nav = viewer.get_by_role("navigation", name="Main")
     assert nav.get_by_role("link", name="Systems").is_visible()
     assert nav.get_by_role("link", name="Ledger").count() == 0  # viewers may not read the ledger
     assert nav.get_by_role("link", name="Users").count() == 0
     auditor = new_page("auditor")
+    auditor.goto("/")
     assert auditor.get_by_role("navigation", name="Main").get_by_role("link", name="Ledger").is_visible()
 
 

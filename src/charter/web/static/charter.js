@@ -1,6 +1,16 @@
 /* Charter console: the only script besides htmx. Loaded from 'self' (CSP: no inline script). */
 (function () {
   "use strict";
+  // Small screens: the navigation collapses behind the Menu button (without script it stays open).
+  document.documentElement.classList.add("js");
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest(".menu-toggle") : null;
+    if (!button) { return; }
+    var menu = document.getElementById(button.getAttribute("aria-controls"));
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    if (menu) { menu.classList.toggle("open", open); }
+  });
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
     return meta ? meta.getAttribute("content") : "";
