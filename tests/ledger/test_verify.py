@@ -13,8 +13,8 @@ from charter.audit.queries import checkpoint_data, verify_ledger
 from charter.audit.service import create_checkpoint
 from charter.context import Ctx
 from charter.ledger.chain import sign_checkpoint
-from charter.ledger.models import LedgerCheckpoint
 from charter.ledger.checks import Problem
+from charter.ledger.models import LedgerCheckpoint
 from charter.ledger.rules import GENESIS_HASH, canonical, checkpoint_message, entry_hash, to_jsonable
 from charter.ledger.signing import Signer, load_or_create_signer
 from charter.ledger.verify import verify_database

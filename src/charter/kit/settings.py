@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # Threads that run synchronous endpoints at once (anyio's default is 40). More threads than a few per core
     # only fight over the GIL: measured on 2 cores, 16 clients, authenticated GETs (docs/decisions.md, D10).
     worker_threads: int = Field(default=6, ge=1, le=200)
+    # Red teaming (docs/redteam.md): a finding at or above this severity opens (or links) a risk.
+    redteam_risk_severity: Literal["low", "medium", "high", "critical"] = "high"
 
     @field_validator("checkpoint_every", "personal_token_hours", "max_body_bytes", "max_upload_bytes")
     @classmethod

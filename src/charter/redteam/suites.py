@@ -32,6 +32,7 @@ be ``optional: true``: skipped when its outside dependency (the LLM judge) is no
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Collection, Iterable, Sequence
@@ -293,6 +294,12 @@ def load_suites(folders: Iterable[Path] | None = None, **catalogs: Collection[st
             seen[ident] = str(path.name)
             out.append(suite)
     return tuple(sorted(out, key=lambda s: (s.key, s.version)))
+
+
+@functools.cache
+def shipped_suites() -> tuple[SuiteSpec, ...]:
+    """The shipped suites, validated once per process (the API loads them at start-up)."""
+    return load_suites()
 
 
 def latest_versions(suites: Sequence[SuiteSpec]) -> tuple[SuiteSpec, ...]:

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from charter.redteam.imports.common import ImportResult, ReportInvalid
-from charter.redteam.imports.csv import parse_generic_csv_file
-from charter.redteam.imports.garak import parse_garak_file
-from charter.redteam.imports.pyrit import parse_pyrit_file
+from charter.redteam.imports.csv import parse_generic_csv, parse_generic_csv_file
+from charter.redteam.imports.garak import parse_garak_file, parse_garak_report
+from charter.redteam.imports.pyrit import parse_pyrit_export, parse_pyrit_file
 
 Format = Literal["garak", "pyrit", "csv"]
 FORMATS: tuple[Format, ...] = ("garak", "pyrit", "csv")
@@ -30,4 +30,19 @@ def import_file(fmt: str, path: Path, **options: Any) -> ImportResult:
     raise ReportInvalid(path.name, None, f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
 
 
-__all__ = ["FORMATS", "Format", "ImportResult", "ReportInvalid", "import_file"]
+def import_bytes(fmt: str, data: bytes, filename: str) -> ImportResult:
+    """Parse an uploaded report (what the API receives); the same checks and errors as `import_file`."""
+    if fmt not in FORMATS:
+        raise ReportInvalid(filename, None, f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ReportInvalid(filename, None, f"not UTF-8 text (byte {exc.start}); export the report as UTF-8") from None
+    if fmt == "garak":
+        return parse_garak_report(text, filename=filename)
+    if fmt == "pyrit":
+        return parse_pyrit_export(text, filename=filename, fmt="csv" if filename.lower().endswith(".csv") else "json")
+    return parse_generic_csv(text, filename=filename)
+
+
+__all__ = ["FORMATS", "Format", "ImportResult", "ReportInvalid", "import_bytes", "import_file"]

@@ -1,0 +1,387 @@
+"""Red-team use cases: store a run or an imported report, move findings, open risks, triage.
+
+Each use case declares its permission, changes state and appends to the ledger in the same transaction; it
+never commits (the request, the CLI command or the worker job does). Parsing a report and calling a target
+happen before (outside) the transaction that stores the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select
+
+from charter.access.models import User
+from charter.inventory.models import AISystem
+from charter.inventory.queries import get_system
+from charter.kit.errors import IllegalTransition, NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from charter.kit.principal import SYSTEM
+from charter.redteam import rules
+from charter.redteam.imports.common import ImportedAttempt, ImportResult
+from charter.redteam.imports.common import observations as import_observations
+from charter.redteam.models import Finding, RedteamAttempt, RedteamRun
+from charter.redteam.queries import finding_snapshot, get_finding
+from charter.redteam.schemas import TriageIn
+from charter.releases.models import Release
+from charter.risk.schemas import RiskCreate
+from charter.risk.service import create_risk
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from charter.context import Ctx
+
+IMPORTED_IMPACT: rules.Impact = "medium"  # a scanner's probe carries no impact; docs/redteam.md
+EVIDENCE_KEEP = 50
+_KEY_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class ProbeMeta:
+    """What a finding needs to know of its probe beyond the counts."""
+
+    title: str
+    impact: rules.Impact
+    owasp_2025: tuple[str, ...]
+    atlas: tuple[str, ...] = ()
+
+
+@dataclass
+class Outcome:
+    opened: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    fixed: list[int] = field(default_factory=list)
+    risks: list[str] = field(default_factory=list)
+
+    @property
+    def touched(self) -> list[int]:
+        return sorted({*self.opened, *self.updated, *self.fixed})
+
+
+@dataclass(frozen=True)
+class StoredImport:
+    run: RedteamRun | None
+    new_attempts: int
+    outcome: Outcome
+
+
+def release_id(ctx: Ctx, system: AISystem, version: int | None) -> int | None:
+    if version is None:
+        return None
+    found = ctx.session.execute(
+        select(Release.id).where(Release.system_id == system.id, Release.version == version)
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"{system.key} has no release {version}", entity="release")
+    return found
+
+
+def known_keys(ctx: Ctx, system_id: int, keys: Sequence[str]) -> set[str]:
+    """The dedup keys among `keys` already stored for this system."""
+    out: set[str] = set()
+    for i in range(0, len(keys), _KEY_CHUNK):
+        chunk = keys[i : i + _KEY_CHUNK]
+        out.update(
+            ctx.session.execute(
+                select(RedteamAttempt.dedup_key).where(
+                    RedteamAttempt.system_id == system_id, RedteamAttempt.dedup_key.in_(chunk)
+                )
+            ).scalars()
+        )
+    return out
+
+
+def _attempt_rows(run: RedteamRun, attempts: Iterable[ImportedAttempt], now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "run_id": run.id,
+            "system_id": run.system_id,
+            "dedup_key": a.dedup_key,
+            "content_hash": a.content_hash,
+            "probe": a.probe,
+            "prompt": a.prompt,
+            "converters": [],
+            "outputs": list(a.outputs),
+            "scores": {d: list(v) for d, v in a.scores.items()},
+            "hit": a.hit,
+            "error": None,
+            "created_at": now,
+        }
+        for a in attempts
+    ]
+
+
+def store_attempts(ctx: Ctx, rows: list[dict[str, Any]]) -> None:
+    """Insert attempt rows in one executemany (a 10,000-attempt report must import in seconds)."""
+    if rows:
+        ctx.session.execute(insert(RedteamAttempt), rows)
+
+
+def run_summary(run: RedteamRun) -> dict[str, Any]:
+    return {
+        "source": run.source,
+        "release_id": run.release_id,
+        "file_name": run.file_name,
+        "file_sha256": run.file_sha256,
+        "suites": run.suites,
+        "target": run.target,
+        "attempts_total": run.attempts_total,
+        "attempts_new": run.attempts_new,
+        "hits": run.hits,
+        "errors": run.errors,
+        "status": run.status,
+    }
+
+
+# ----------------------------------------------------------------------------- imports
+
+
+def import_report(
+    ctx: Ctx,
+    system_key: str,
+    parsed: ImportResult,
+    *,
+    file_sha256: str,
+    release: int | None = None,
+) -> StoredImport:
+    """Store an imported scanner report. Attempts already stored for the system (same scanner id and content)
+    are skipped; a report that adds nothing stores nothing and changes no finding."""
+    ctx.require("redteam:write")
+    system = get_system(ctx.session, system_key)
+    rel_id = release_id(ctx, system, release)
+    keys = [a.dedup_key for a in parsed.attempts]
+    known = known_keys(ctx, system.id, keys)
+    fresh = [a for a in parsed.attempts if a.dedup_key not in known]
+    if not fresh:
+        return StoredImport(None, 0, Outcome())
+    now = ctx.now()
+    run = RedteamRun(
+        system_id=system.id,
+        release_id=rel_id,
+        source=parsed.format,
+        status="completed",
+        suites=[],
+        target=str(parsed.meta.get("target") or "") or None,
+        file_name=parsed.file[:255],
+        file_sha256=file_sha256,
+        config={"meta": dict(parsed.meta)},
+        results=[r.as_json() for r in parsed.results],
+        classification={p: list(ids) for p, ids in parsed.classification.items()},
+        warnings=list(parsed.warnings),
+        attempts_total=len(parsed.attempts),
+        attempts_new=len(fresh),
+        errors=0,
+        hits=sum(1 for a in fresh if a.hit),
+        started_at=now,
+        finished_at=now,
+        created_by=ctx.principal.actor,
+    )
+    ctx.session.add(run)
+    ctx.session.flush()
+    store_attempts(ctx, _attempt_rows(run, fresh, now))
+    ctx.record("redteam.imported", "redteam_run", run.id, after=run_summary(run))
+    observed = import_observations(fresh, run_id=str(run.id), finished_at=now)
+    meta = {
+        probe: ProbeMeta(probe, IMPORTED_IMPACT, tuple(parsed.classification.get(probe, ())))
+        for probe in {a.probe for a in fresh}
+    }
+    hashes = hitting_hashes((a.probe, a.content_hash, a.hit) for a in fresh)
+    outcome = apply_observations(ctx, system, run, observed, meta, hashes)
+    return StoredImport(run, len(fresh), outcome)
+
+
+def hitting_hashes(attempts: Iterable[tuple[str, str, bool]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for probe, content_hash, hit in attempts:
+        if hit:
+            out.setdefault(probe, []).append(content_hash)
+    return out
+
+
+# ----------------------------------------------------------------------------- findings from observations
+
+
+def apply_observations(
+    ctx: Ctx,
+    system: AISystem,
+    run: RedteamRun,
+    observed: Iterable[rules.ProbeObservation],
+    meta: Mapping[str, ProbeMeta],
+    hashes: Mapping[str, list[str]],
+) -> Outcome:
+    """Open, update, fix or reopen the system's findings from what a run saw of each probe; open risks."""
+    outcome = Outcome()
+    now = ctx.now()
+    for obs in observed:
+        finding = ctx.session.execute(
+            select(Finding).where(Finding.system_id == system.id, Finding.probe == obs.probe)
+        ).scalar_one_or_none()
+        info = meta[obs.probe]
+        if finding is None:
+            if obs.hits == 0:
+                continue
+            finding = _open_finding(ctx, system, run, obs, info, hashes.get(obs.probe, []), now)
+            outcome.opened.append(finding.id)
+        else:
+            before = finding_snapshot(finding)
+            move = rules.status_after_observation(finding.status, obs)  # type: ignore[arg-type]
+            finding.last_checked_at = now
+            if obs.hits:
+                _observe_hit(finding, run, obs, info, hashes.get(obs.probe, []), now)
+            if move is not None:
+                finding.status = move
+                finding.fixed_by_run_id = run.id if move == "fixed" else None
+                if move == "open":
+                    finding.reason = f"hit again by run {run.id} after it was fixed"
+            finding.updated_at = now
+            finding.version += 1
+            action = {"fixed": "redteam.finding_fixed", "open": "redteam.finding_reopened"}.get(
+                move or "", "redteam.finding_observed"
+            )
+            ctx.session.flush()
+            ctx.record(action, "redteam_finding", finding.id, before=before, after=finding_snapshot(finding))
+            (outcome.fixed if move == "fixed" else outcome.updated).append(finding.id)
+        risk_key = _link_risk(ctx, system, finding)
+        if risk_key:
+            outcome.risks.append(risk_key)
+    return outcome
+
+
+def _interval(obs: rules.ProbeObservation) -> tuple[float, float, float]:
+    rate = obs.hits / obs.evaluated if obs.evaluated else 0.0
+    low, high = rules.wilson_interval(obs.hits, obs.evaluated) or (0.0, 1.0)
+    return rate, low, high
+
+
+def _open_finding(
+    ctx: Ctx,
+    system: AISystem,
+    run: RedteamRun,
+    obs: rules.ProbeObservation,
+    info: ProbeMeta,
+    evidence: list[str],
+    now: datetime,
+) -> Finding:
+    rate, low, high = _interval(obs)
+    finding = Finding(
+        system_id=system.id,
+        probe=obs.probe,
+        title=info.title[:300],
+        owasp_2025=list(info.owasp_2025),
+        atlas=list(info.atlas),
+        impact=info.impact,
+        severity=rules.severity_for(rate, info.impact) or "low",
+        status="open",
+        attack_success_rate=rate,
+        asr_low=low,
+        asr_high=high,
+        evaluated=obs.evaluated,
+        hits=obs.hits,
+        first_seen_at=now,
+        last_seen_at=now,
+        last_checked_at=now,
+        first_seen_release_id=run.release_id,
+        last_seen_release_id=run.release_id,
+        first_run_id=run.id,
+        last_run_id=run.id,
+        evidence=evidence[-EVIDENCE_KEEP:][::-1],
+        updated_at=now,
+        version=1,
+    )
+    ctx.session.add(finding)
+    ctx.session.flush()
+    ctx.record("redteam.finding_opened", "redteam_finding", finding.id, after=finding_snapshot(finding))
+    return finding
+
+
+def _observe_hit(
+    finding: Finding,
+    run: RedteamRun,
+    obs: rules.ProbeObservation,
+    info: ProbeMeta,
+    evidence: list[str],
+    now: datetime,
+) -> None:
+    rate, low, high = _interval(obs)
+    finding.attack_success_rate, finding.asr_low, finding.asr_high = rate, low, high
+    finding.evaluated, finding.hits = obs.evaluated, obs.hits
+    finding.severity = rules.severity_for(rate, info.impact) or "low"
+    finding.impact = info.impact
+    if info.owasp_2025:
+        finding.owasp_2025 = list(info.owasp_2025)
+    if info.atlas:
+        finding.atlas = list(info.atlas)
+    finding.last_seen_at = now
+    finding.last_run_id = run.id
+    if run.release_id is not None:
+        finding.last_seen_release_id = run.release_id
+        if finding.first_seen_release_id is None:
+            finding.first_seen_release_id = run.release_id
+    finding.evidence = (evidence[::-1] + [h for h in finding.evidence if h not in evidence])[:EVIDENCE_KEEP]
+
+
+def _link_risk(ctx: Ctx, system: AISystem, finding: Finding) -> str | None:
+    """Open a risk for a live finding at or above the configured severity (once); return its key if opened."""
+    threshold = ctx.settings.redteam_risk_severity
+    if finding.risk_id is not None or finding.status not in ("open", "triaged"):
+        return None
+    if not rules.at_or_above(finding.severity, threshold):  # type: ignore[arg-type]
+        return None
+    owner = None
+    if system.owner_id is not None:
+        owner = ctx.session.execute(select(User.username).where(User.id == system.owner_id)).scalar_one_or_none()
+    owner = owner or (ctx.principal.name if ctx.principal.user_id is not None else None)
+    if owner is None:
+        return None  # no one to own it: the finding stays visible in the triage queue
+    ids = ", ".join(finding.owasp_2025) or "unclassified"
+    data = RiskCreate(
+        system=system.key,
+        title=f"Red-team finding: {finding.probe}"[:200],
+        description=(
+            f"Probe {finding.probe} ({ids}) succeeded in {finding.hits} of {finding.evaluated} evaluated outputs "
+            f"(attack success rate {finding.attack_success_rate:.1%}, severity {finding.severity}). "
+            f"Opened automatically from red-team finding {finding.id}."
+        ),
+        category=rules.default_risk_category(finding.owasp_2025),
+        owner=owner,
+    )
+    risk = create_risk(ctx.acting_as(SYSTEM), data, reason=f"red-team finding {finding.id} is {finding.severity}")
+    before = finding_snapshot(finding)
+    finding.risk_id = risk.id
+    ctx.session.flush()
+    ctx.record("redteam.finding_risk_linked", "redteam_finding", finding.id, before, finding_snapshot(finding))
+    return risk.key
+
+
+# ----------------------------------------------------------------------------- triage
+
+
+def triage(ctx: Ctx, finding_id: int, body: TriageIn) -> Finding:
+    """Move a finding by hand: triaged, accepted (governance and a reason), false_positive (a reason), open.
+    `fixed` is never set by hand: only a later run that no longer hits confirms a fix."""
+    ctx.require("redteam:triage")
+    finding = get_finding(ctx.session, finding_id, for_update=True)
+    if body.version != finding.version:
+        raise StaleVersion(f"finding {finding.id}", body.version, finding.version)
+    try:
+        rules.check_transition(finding.status, body.to)
+    except rules.IllegalTransition as exc:
+        raise IllegalTransition(f"finding {finding.id}", exc.current, exc.target, exc.allowed) from None
+    if body.to in rules.NEEDS_GOVERNANCE and not ctx.principal.can("redteam:accept"):
+        raise PermissionDenied("accepting a finding needs the governance role (permission redteam:accept)")
+    reason = (body.reason or "").strip()
+    if body.to in rules.NEEDS_REASON and not reason:
+        raise ValidationFailed(
+            f"reason: say why the finding is {body.to.replace('_', ' ')}",
+            errors=[{"loc": ["reason"], "msg": f"required when moving to {body.to}"}],
+        )
+    before = finding_snapshot(finding)
+    finding.status = body.to
+    finding.reason = reason or finding.reason
+    finding.updated_at = ctx.now()
+    finding.version += 1
+    ctx.session.flush()
+    ctx.record(f"redteam.finding_{body.to}", "redteam_finding", finding.id, before, finding_snapshot(finding), reason)
+    return finding
