@@ -1,7 +1,7 @@
 """red teaming runs attempts findings
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-05 01:14:11.193189
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 import charter.kit.db
 
-revision = "0008"
-down_revision = "0007"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
