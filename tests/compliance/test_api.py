@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from charter.context import install_shipped
+from charter.ledger.pack import verify_pack
+from charter.ledger.signing import load_or_create_signer
 from tests.compliance.helpers import ACME, setup_acme
 from tests.conftest import Actors, ClientFor
 
@@ -75,3 +77,13 @@ def test_a_malformed_custom_catalog_is_refused_with_line_numbers(client_for: Cli
     assert ok.status_code == 201 and ok.json()["requirements"] == 3
     again = c.post("/api/v1/compliance/frameworks", json={"filename": "acme.yaml", "content": ACME})
     assert again.status_code == 409 and "send its version" in again.json()["detail"]
+
+
+def test_a_pack_is_downloaded_as_a_zip_that_verifies(client_for: ClientFor, actors: Actors) -> None:
+    setup_acme(actors.ctx("admin"))
+    r = client_for("auditor").get("/api/v1/compliance/systems/chatbot/pack", params={"framework": "acme-ai-policy"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    key = load_or_create_signer(actors.settings.ledger_key_path).public_key
+    assert verify_pack(r.content, key).ok
+    assert client_for("viewer").get("/api/v1/compliance/systems/chatbot/pack",
+                                    params={"framework": "acme-ai-policy"}).status_code == 403  # fmt: skip

@@ -123,6 +123,53 @@ def export(
     )
 
 
+@app.command("verify-pack")
+@handle_errors
+def verify_pack(
+    pack: Path = typer.Argument(..., help="an evidence pack (charter compliance pack)"),
+    public_key: str = typer.Option(
+        None, "--public-key", help="the ledger's public key (base64 or hex), or a file holding it or a checkpoint"
+    ),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Verify an evidence pack offline: signature, every file, every ledger entry and its inclusion proof."""
+    from charter.ledger.pack import verify_pack as verify
+
+    if not pack.is_file():
+        raise ValueError(f"no pack file at {pack}")
+    result = verify(pack.read_bytes(), _public_key(public_key) if public_key else None)
+    if as_json:
+        print_json(result.to_dict())
+    elif result.ok:
+        subject = result.subject
+        pinned = "" if result.pinned else " (key not pinned: pass --public-key to check who signed it)"
+        typer.echo(
+            f"OK: {subject.get('system')} / {subject.get('framework')}: {result.files} files, {result.entries} "
+            f"ledger entries proven in a signed tree of {result.tree_size}, key {result.key_id}{pinned}"
+        )
+    else:
+        for problem in result.problems:
+            typer.echo(f"FAILED: {problem}", err=True)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _public_key(value: str) -> str:
+    """The key text itself, or read from a file (raw text, or a checkpoint / tree head JSON with public_key)."""
+    import json
+
+    path = Path(value)
+    if not path.is_file():
+        return value
+    text = path.read_text(encoding="utf-8").strip()
+    if text.startswith("{"):
+        data = json.loads(text)
+        if not isinstance(data, dict) or "public_key" not in data:
+            raise ValueError(f"{path} holds JSON without a public_key field")
+        return str(data["public_key"])
+    return text
+
+
 def _load_checkpoint(path: Path) -> Checkpoint:
     import json
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from charter.access.deps import CtxDep
-from charter.compliance import queries, service
+from charter.compliance import packs, queries, service
 from charter.compliance.schemas import (
     ApplicabilityIn,
     ApplicabilityRead,
@@ -21,7 +22,7 @@ from charter.compliance.schemas import (
     RequirementDetail,
     SnapshotRead,
 )
-from charter.kit.routing import API, add_routes
+from charter.kit.routing import API, add_routes, threaded
 
 router = APIRouter(prefix=API)
 compliance = APIRouter(prefix=f"{API}/compliance", tags=["compliance"])
@@ -94,6 +95,18 @@ def set_applicability(key: str, body: ApplicabilityIn, ctx: CtxDep) -> Applicabi
     return ApplicabilityRead(system=key, framework=row.framework_id, requirement=row.requirement_id or None,
                              applicable=row.applicable, reason=row.reason, version=row.version,
                              updated_by=row.updated_by, updated_at=row.updated_at)  # fmt: skip
+
+
+@compliance.get("/systems/{key}/pack", summary="Evidence pack (zip): coverage, evidence files, ledger entries with "
+                "inclusion proofs and a signed tree head; verify with 'charter audit verify-pack'",
+                response_class=Response)  # fmt: skip
+@threaded  # reads the whole ledger's hashes and the evidence files
+def pack(key: str, framework: Framework, ctx: CtxDep) -> Response:
+    data = packs.build_pack(ctx, key, framework)
+    name = f"{key}-{framework}-pack.zip"
+    return Response(
+        data, media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 add_routes(router, compliance)

@@ -145,3 +145,17 @@ def install(
     with client() as c:
         data = c.post(f"{BASE}/frameworks", body)
     typer.echo(f"installed {data['id']} {data['version']}: {data['requirements']} assessable requirements")
+
+
+@app.command("pack")
+@handle_errors
+def pack(
+    system: str = typer.Argument(...),
+    framework: str = FrameworkOpt,
+    out: Path = typer.Option(..., "-o", "--output", help="where to write the zip"),
+) -> None:
+    """Write an evidence pack (verify it offline with 'charter audit verify-pack')."""
+    with client() as c:
+        data = c.get(f"{BASE}/systems/{system}/pack", framework=framework)
+    out.write_bytes(data)
+    typer.echo(f"wrote {out} ({len(data)} bytes)")
