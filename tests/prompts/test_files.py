@@ -81,7 +81,7 @@ def test_a_file_without_front_matter_is_a_text_template() -> None:
         ("---\ntype: text\nlabel: production\n---\nHi\n", "bad.prompt.md:3", "unknown key 'label'; allowed: type"),
         ("---\ntype: [text\n---\nHi\n", "bad.prompt.md:2:7", "while parsing a flow sequence"),
         ("---\ntype: text\nHi\n", "bad.prompt.md:1", "never closed"),
-        ("---\ntype: text\ntype: chat\n---\nHi\n", "bad.prompt.md:3", "key 'type' appears twice"),
+        ("---\ntype: text\ntype: chat\n---\nHi\n", "bad.prompt.md:3", "type: the key appears twice (first on line 2)"),
         ("---\ntype: html\n---\nHi\n", "bad.prompt.md:2", "allowed: text, chat"),
         ("---\ntags: support\n---\nHi\n", "bad.prompt.md:2", "tags must be a list"),
         ("---\ntype: text\n---\n\n", "bad.prompt.md:4", "body (the template, after the front matter) is empty"),

@@ -33,13 +33,19 @@ class Problem:
     line: int | None
     field: str
     message: str
+    column: int | None = None  # only where a caller asked for columns (compose_yaml(columns=True))
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
+        if self.line and self.column:
+            where += f":{self.column}"
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "field": self.field, "msg": self.message}
+        body: dict[str, Any] = {"file": self.file, "line": self.line, "field": self.field, "msg": self.message}
+        if self.column is not None:
+            body["column"] = self.column
+        return body
 
 
 class ContentInvalid(ValidationFailed):
@@ -92,26 +98,72 @@ def read_text(path: Path, *, error: type[ContentInvalid] = ContentInvalid, max_b
         raise error([Problem(path.name, None, "", "not UTF-8 text")]) from None
 
 
-def parse_yaml(text: str, filename: str, *, error: type[ContentInvalid] = ContentInvalid) -> tuple[Any, dict[Loc, int]]:
-    """Parse one YAML document; return its value and the 1-based line of every path in it."""
+@dataclass(frozen=True)
+class YamlDocument:
+    """A parsed YAML document: its value, the 1-based line of every path, and PyYAML's nodes (value node per path,
+    key node per mapping entry; their marks are 0-based and relative to the text parsed) for callers that place
+    errors more finely (columns, scalar styles)."""
+
+    value: Any
+    lines: dict[Loc, int]
+    nodes: dict[Loc, yaml.Node]
+    key_nodes: dict[Loc, yaml.Node]
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, filename: str, first_line: int, columns: bool) -> Problem:
+    if not columns:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + first_line if mark else None
+        return Problem(filename, line, "", f"not valid YAML: {exc.problem or exc.context or exc}")
+    mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark is not None and (
+        mark is None or exc.problem_mark is None or mark.line >= exc.context_mark.line + 1
+    ):
+        mark = exc.context_mark  # an unclosed bracket or quote: point where it opened, not where the text ended
+    problem = f"{exc.context}: {exc.problem}" if exc.context else str(exc.problem)
+    return Problem(
+        filename,
+        mark.line + first_line if mark else None,
+        "",
+        f"not valid YAML: {problem}",
+        column=mark.column + 1 if mark else None,
+    )
+
+
+def compose_yaml(
+    text: str,
+    filename: str,
+    *,
+    error: type[ContentInvalid] = ContentInvalid,
+    first_line: int = 1,
+    columns: bool = False,
+    allow_empty: bool = False,
+) -> YamlDocument:
+    """Parse one YAML document, refusing duplicate keys; every error names the file and line (`first_line`: the
+    file line the text starts on, for YAML embedded in another file; `columns`: also the column, and the context of
+    a syntax error). An empty document is an error unless `allow_empty` (then its value is None)."""
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise error([Problem(filename, line, "", f"not valid YAML: {exc.problem or exc.context or exc}")]) from None
+        raise error([_syntax_problem(exc, filename, first_line, columns)]) from None
     except yaml.YAMLError as exc:
         raise error([Problem(filename, None, "", f"not valid YAML: {exc}")]) from None
     finally:
         loader.dispose()
     if node is None:
-        raise error([Problem(filename, 1, "", "the file is empty")])
+        if allow_empty:
+            return YamlDocument(None, {}, {}, {})
+        raise error([Problem(filename, first_line, "", "the file is empty")])
+    offset = first_line
     lines: dict[Loc, int] = {}
+    nodes: dict[Loc, yaml.Node] = {}
+    key_nodes: dict[Loc, yaml.Node] = {}
     problems: list[Problem] = []
 
     def build(n: yaml.Node, path: Loc) -> Any:
-        lines[path] = n.start_mark.line + 1
+        lines[path] = n.start_mark.line + offset
+        nodes[path] = n
         if isinstance(n, yaml.MappingNode):
             loader.flatten_mapping(n)
             out: dict[Any, Any] = {}
@@ -119,19 +171,20 @@ def parse_yaml(text: str, filename: str, *, error: type[ContentInvalid] = Conten
                 key = loader.construct_object(key_node, deep=True)
                 if not isinstance(key, str | int):
                     problems.append(
-                        Problem(filename, key_node.start_mark.line + 1, field_name(path), "keys must be text")
+                        Problem(filename, key_node.start_mark.line + offset, field_name(path), "keys must be text")
                     )
                     continue
                 if key in out:
                     problems.append(
                         Problem(
                             filename,
-                            key_node.start_mark.line + 1,
+                            key_node.start_mark.line + offset,
                             field_name((*path, key)),
-                            f"the key appears twice (first on line {lines[(*path, key)]})",
+                            f"the key appears twice (first on line {key_nodes[(*path, key)].start_mark.line + offset})",
                         )
                     )
                     continue
+                key_nodes[(*path, key)] = key_node
                 out[key] = build(value_node, (*path, key))
             return out
         if isinstance(n, yaml.SequenceNode):
@@ -139,13 +192,19 @@ def parse_yaml(text: str, filename: str, *, error: type[ContentInvalid] = Conten
         try:
             return loader.construct_object(n, deep=True)
         except yaml.constructor.ConstructorError as exc:
-            problems.append(Problem(filename, n.start_mark.line + 1, field_name(path), str(exc.problem)))
+            problems.append(Problem(filename, n.start_mark.line + offset, field_name(path), str(exc.problem)))
             return None
 
     value = build(node, ())
     if problems:
         raise error(problems)
-    return value, lines
+    return YamlDocument(value, lines, nodes, key_nodes)
+
+
+def parse_yaml(text: str, filename: str, *, error: type[ContentInvalid] = ContentInvalid) -> tuple[Any, dict[Loc, int]]:
+    """Parse one YAML document; return its value and the 1-based line of every path in it."""
+    document = compose_yaml(text, filename, error=error)
+    return document.value, document.lines
 
 
 def line_for(lines: dict[Loc, int], loc: Loc) -> int:

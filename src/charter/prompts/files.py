@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 import yaml
 
+from charter.kit.content import ContentInvalid, Loc, compose_yaml
 from charter.prompts.errors import (
     ConfigError,
     PromptDirError,
@@ -76,33 +77,15 @@ def prompt_name(relative: str) -> str | None:
     return None
 
 
-def _key_nodes(node: yaml.Node | None) -> dict[str, yaml.Node]:
-    if not isinstance(node, yaml.MappingNode):
-        return {}
-    return {str(key.value): key for key, _ in node.value}
-
-
 def _value_nodes(node: yaml.Node | None) -> dict[str, yaml.Node]:
     if not isinstance(node, yaml.MappingNode):
         return {}
     return {str(key.value): value for key, value in node.value}
 
 
-def _duplicates(node: yaml.Node, path: str, first_line: int) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key, value in node.value:
-            if key.value in seen:
-                raise PromptFileError(path, first_line + key.start_mark.line, f"key {key.value!r} appears twice")
-            seen.add(key.value)
-            _duplicates(value, path, first_line)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _duplicates(item, path, first_line)
-
-
 class _Parsed:
-    """Front matter (values and YAML nodes) and body of one file, with the file line where each starts."""
+    """Front matter (values and YAML nodes) and body of one file, with the file line where each starts. The front
+    matter goes through the one YAML loader (charter.kit.content), which refuses duplicate keys."""
 
     def __init__(self, text: str, path: str) -> None:
         self.path = path
@@ -110,6 +93,7 @@ class _Parsed:
         self.lines = lines
         self.meta: dict[str, Any] = {}
         self.node: yaml.Node | None = None
+        self.key_nodes: dict[Loc, yaml.Node] = {}
         self.first_line = 2
         if lines[0].rstrip() != _DELIMITER:
             self.body, self.body_line = "\n".join(lines), 1
@@ -126,39 +110,29 @@ class _Parsed:
 
     def _load_yaml(self, front: str) -> None:
         try:
-            self.node = yaml.compose(front, Loader=yaml.SafeLoader)
-            loaded = yaml.safe_load(front)
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            if exc.context_mark is not None and (mark is None or mark.line >= front.count("\n")):
-                mark = exc.context_mark  # the problem is the end of the front matter: point where the open part began
-            line = self.first_line + (mark.line if mark else 0)
-            column = mark.column + 1 if mark else None
-            problem = f"{exc.context}: {exc.problem}" if exc.context else str(exc.problem)
-            raise PromptFileError(
-                self.path, line, f"front matter is not valid YAML: {problem}", column=column
-            ) from None
-        except yaml.YAMLError as exc:
-            raise PromptFileError(self.path, self.first_line, f"front matter is not valid YAML: {exc}") from None
-        if loaded is None:
+            document = compose_yaml(front, self.path, first_line=self.first_line, columns=True, allow_empty=True)
+        except ContentInvalid as exc:
+            first = exc.problems[0]
+            problem = f"{first.field}: {first.message}" if first.field else first.message
+            raise PromptFileError(self.path, first.line or self.first_line, problem, column=first.column) from None
+        if document.value is None:
             return
-        if not isinstance(loaded, dict) or self.node is None:
+        if not isinstance(document.value, dict):
             raise PromptFileError(
                 self.path, self.first_line, "front matter must be a mapping of keys (type, config, …)"
             )
-        _duplicates(self.node, self.path, self.first_line)
-        self.meta = loaded
+        self.node = document.nodes[()]
+        self.key_nodes = document.key_nodes
+        self.meta = document.value
 
     def key_line(self, *keys: str) -> int:
         """File line of a front-matter key (nested keys: the deepest found)."""
-        node = self.node
         line = self.first_line
-        for key in keys:
-            key_node = _key_nodes(node).get(key)
+        for end in range(1, len(keys) + 1):
+            key_node = self.key_nodes.get(tuple(keys[:end]))
             if key_node is None:
                 break
             line = self.first_line + key_node.start_mark.line
-            node = _value_nodes(node).get(key)
         return line
 
     def error(self, line: int, problem: str, column: int | None = None) -> PromptFileError:

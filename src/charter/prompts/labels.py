@@ -141,17 +141,17 @@ def set_label(
     return event
 
 
-def restore_before(ctx: Ctx, system: AISystem, prompt: Prompt, label: str, release_id: int) -> int | None:
-    """The version `label` pointed at before release `release_id` last moved it (None: it was unset)."""
-    event = ctx.session.execute(
-        select(PromptLabelEvent)
-        .where(
-            PromptLabelEvent.prompt_id == prompt.id,
-            PromptLabelEvent.label == label,
-            PromptLabelEvent.release_id == release_id,
-            PromptLabelEvent.kind.in_(("release", "rollback")),
-        )
+def before_releases(ctx: Ctx, prompt: Prompt, label: str) -> int | None:
+    """Where `label` pointed before releases took it over: the `from` of the oldest move in the latest unbroken run
+    of release-driven moves (None: it was unset). A prompt the deployed release does not name goes back there."""
+    events = ctx.session.execute(
+        select(PromptLabelEvent.kind, PromptLabelEvent.from_number)
+        .where(PromptLabelEvent.prompt_id == prompt.id, PromptLabelEvent.label == label)
         .order_by(PromptLabelEvent.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    return event.from_number if event is not None else None
+    ).all()
+    before: int | None = None
+    for kind, from_number in events:
+        if kind == "direct":
+            break
+        before = from_number
+    return before

@@ -25,6 +25,7 @@ from charter.inventory.queries import get_system
 from charter.kit.errors import CharterError, Conflict
 from charter.ledger.chain import snapshot
 from charter.procedures.service import start_run
+from charter.releases import hooks
 from charter.releases.gate import run_gate
 from charter.releases.models import Deployment, DeploymentPointer, GateEvaluation, Release, ReleaseStage
 from charter.releases.rules import PROMOTABLE_STATUSES, ROLLBACK_TARGET_STATUSES
@@ -146,6 +147,22 @@ def _move(
             **{k: v for k, v in extra.items() if v is not None},
         },
         reason=reason,
+    )
+    hooks.deployment_moved(
+        ctx,
+        hooks.DeploymentMoved(
+            system_id=system.id,
+            system_key=system.key,
+            stage=pointer.stage,
+            kind=kind,
+            from_release_id=old.id if old is not None else None,
+            from_version=old.version if old is not None else None,
+            to_release_id=target.id if target is not None else None,
+            to_version=target.version if target is not None else None,
+            deployment_id=move.id,
+            gate_evaluation_id=extra.get("gate_evaluation_id"),
+            reason=reason,
+        ),
     )
     if target is not None:
         _advance_lifecycle(ctx, system, pointer.stage, target.version)

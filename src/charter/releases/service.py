@@ -13,7 +13,7 @@ from charter.inventory.queries import get_system
 from charter.kit.errors import Conflict, PermissionDenied, StaleVersion
 from charter.kit.principal import require_distinct
 from charter.ledger.chain import snapshot
-from charter.releases import notices
+from charter.releases import hooks, notices
 from charter.releases.gate import approval_rules_pass
 from charter.releases.models import Release, ReleaseApproval, ReleaseArtifact, ReleaseStage, ReleaseStageConfig
 from charter.releases.queries import read_stages
@@ -90,6 +90,7 @@ def submit_release(ctx: Ctx, system_key: str, data: ReleaseCreate) -> tuple[AISy
         raise Conflict(f"system '{system_key}' is retired; it takes no new releases")
     last = ctx.session.execute(select(func.max(Release.version)).where(Release.system_id == system.id)).scalar()
     artifacts = [a.model_dump() for a in data.artifacts]
+    hooks.artifacts_submitted(ctx, system.key, system.id, artifacts)  # e.g. a prompt version's hash checked
     change = data.change.model_dump()
     release = Release(
         system_id=system.id,
