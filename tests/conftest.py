@@ -155,7 +155,8 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(env="test", data_dir=tmp_path / "data", checkpoint_every=1000)
+    # The test receivers listen on 127.0.0.1: allowed here as an operator would (CHARTER_WEBHOOK_ALLOW).
+    return Settings(env="test", data_dir=tmp_path / "data", checkpoint_every=1000, webhook_allow="127.0.0.1")
 
 
 @dataclass

@@ -97,7 +97,7 @@ def steps(engine: Engine) -> list[tuple[str, int, int, list[str]]]:
 
 
 def test_escalation_survives_a_restart(fresh_engine: Engine, tmp_path: Path) -> None:
-    settings = Settings(env="test", data_dir=tmp_path / "data")
+    settings = Settings(env="test", data_dir=tmp_path / "data", webhook_allow="127.0.0.1")
     clock = FixedClock()
     seed(fresh_engine, clock, settings)
 
@@ -188,7 +188,7 @@ def _assert_each_paged_once(engine: Engine, keys: list[str]) -> None:
 
 
 def test_two_sweepers_racing_never_double_escalate(fresh_engine: Engine, tmp_path: Path) -> None:
-    settings = Settings(env="test", data_dir=tmp_path / "data")
+    settings = Settings(env="test", data_dir=tmp_path / "data", webhook_allow="127.0.0.1")
     clock = FixedClock()
     seed(fresh_engine, clock, settings)
     keys = _due_incidents(fresh_engine, clock, settings, 12)
@@ -202,7 +202,7 @@ def test_two_sweepers_racing_never_double_escalate(fresh_engine: Engine, tmp_pat
 def test_without_the_lock_row_locks_and_the_unique_step_still_prevent_double_escalation(
     fresh_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings(env="test", data_dir=tmp_path / "data")
+    settings = Settings(env="test", data_dir=tmp_path / "data", webhook_allow="127.0.0.1")
     clock = FixedClock()
     seed(fresh_engine, clock, settings)
     keys = _due_incidents(fresh_engine, clock, settings, 12)
@@ -216,7 +216,7 @@ def test_without_the_lock_row_locks_and_the_unique_step_still_prevent_double_esc
     not PG_URL, reason="advisory locks are PostgreSQL's; SQLite serialises writers with BEGIN IMMEDIATE"
 )
 def test_a_second_sweeper_skips_while_the_first_holds_the_advisory_lock(fresh_engine: Engine, tmp_path: Path) -> None:
-    settings = Settings(env="test", data_dir=tmp_path / "data")
+    settings = Settings(env="test", data_dir=tmp_path / "data", webhook_allow="127.0.0.1")
     clock = FixedClock()
     seed(fresh_engine, clock, settings)
     keys = _due_incidents(fresh_engine, clock, settings, 1)
@@ -235,7 +235,7 @@ def test_a_real_short_timeout_escalates_through_the_background_sweeper_to_a_webh
     fresh_engine: Engine, tmp_path: Path
 ) -> None:
     receiver = Receiver().start()
-    settings = Settings(env="test", data_dir=tmp_path / "data")
+    settings = Settings(env="test", data_dir=tmp_path / "data", webhook_allow="127.0.0.1")
     clock = SystemClock()
     policy = {**TWO_LEVELS, "ack_timeouts": {"CRITICAL": "1s"}}
     seed(fresh_engine, clock, settings, policy)
@@ -288,7 +288,7 @@ def test_a_real_short_timeout_escalates_through_the_background_sweeper_to_a_webh
 def test_run_all_isolates_a_failing_sweep_and_registers_every_module(fresh_engine: Engine, tmp_path: Path) -> None:
     from charter import sweeps
 
-    settings = Settings(env="test", data_dir=tmp_path / "data")
+    settings = Settings(env="test", data_dir=tmp_path / "data", webhook_allow="127.0.0.1")
     names = set(sweeps.registered())
     assert {"incidents.escalation", "incidents.regulatory", "incidents.action_items", "notifications.deliver"} <= names
 

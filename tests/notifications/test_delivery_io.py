@@ -59,7 +59,7 @@ class SlowReceiver(ThreadingHTTPServer):
 @pytest.fixture
 def live(own_database: Engine, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A real server on its own database; yields (base URL, admin token)."""
-    settings = Settings(env="test", data_dir=tmp_path / "data")
+    settings = Settings(env="test", data_dir=tmp_path / "data", webhook_allow="127.0.0.1")
     with make_session_factory(own_database)() as session:
         ctx = Ctx(session=session, principal=SYSTEM, clock=SystemClock(), settings=settings)
         created = bootstrap_admin(ctx, "an administrator password")

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str | None = None  # how people reach this server (links in notifications)
+    # Internal webhook receivers an operator allows (comma-separated addresses, CIDR networks, host names);
+    # every other loopback, link-local, private or metadata address is refused (docs/reliability.md).
+    webhook_allow: str = ""
     personal_token_hours: int = 12
     evidence_max_bytes: int = 25 * 1024 * 1024
     evidence_allowed_types: list[str] = [

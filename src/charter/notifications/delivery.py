@@ -37,6 +37,7 @@ from charter.notifications.rules import (
     signature,
 )
 from charter.notifications.schemas import DeliveryRead, DeliveryReport, OutboxRead
+from charter.notifications.targets import AllowList, TargetRefused, apprise_url_needs_check, check_url, host_of, pinned
 
 WEBHOOK_TIMEOUT = 5.0
 LEASE = timedelta(minutes=5)
@@ -66,7 +67,14 @@ def webhook_body(outbox: OutboxMessage, note: Notification, recipient: str | Non
     return json.dumps(doc, separators=(",", ":"), sort_keys=True, default=str).encode()
 
 
-def send_webhook(message: Claimed, ts: int) -> Outcome:
+def send_webhook(message: Claimed, ts: int, allow: AllowList) -> Outcome:
+    """POST to the address checked now (resolved for this send), with the host's Host header and TLS name."""
+    try:
+        address = check_url(message.target, allow)[0]
+    except TargetRefused as exc:
+        return Outcome(False, None, f"refused: {exc}")
+    url, host_header = pinned(message.target, address)
+    server_name = host_of(message.target)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "charter-webhooks",
@@ -74,10 +82,12 @@ def send_webhook(message: Claimed, ts: int) -> Outcome:
         DELIVERY_HEADER: str(message.outbox_id),
         TIMESTAMP_HEADER: str(ts),
         SIGNATURE_HEADER: signature(message.secret, ts, message.body),
+        "Host": host_header,
     }
+    extensions = {"sni_hostname": server_name[0]} if server_name else {}
     try:
         with httpx.Client(timeout=WEBHOOK_TIMEOUT, follow_redirects=False) as http:
-            resp = http.post(message.target, content=message.body, headers=headers)
+            resp = http.post(url, content=message.body, headers=headers, extensions=extensions)
     except httpx.HTTPError as exc:
         return Outcome(False, None, f"{exc.__class__.__name__}: {exc}"[:2000])
     if 200 <= resp.status_code < 300:
@@ -94,7 +104,12 @@ def apprise_text(note: Notification) -> str:
     return "\n".join(lines) or note.subject
 
 
-def send_apprise(message: Claimed) -> Outcome:
+def send_apprise(message: Claimed, allow: AllowList) -> Outcome:
+    if apprise_url_needs_check(message.target):
+        try:
+            check_url(message.target, allow)
+        except TargetRefused as exc:
+            return Outcome(False, None, f"refused: {exc}")
     sender = apprise.Apprise()
     if not sender.add(message.target):
         return Outcome(False, None, "Apprise does not recognise the channel URL")
@@ -164,13 +179,13 @@ def _render(session: Session, outbox: OutboxMessage, lease: str, now: datetime) 
     return replace(message, kind=channel.kind, target=channel.target, secret=channel.secret or "", body=body)
 
 
-def _send(message: Claimed, ts: int) -> Outcome:
+def _send(message: Claimed, ts: int, allow: AllowList) -> Outcome:
     """No transaction is open here: a slow receiver holds up nothing but this job."""
     if message.problem is not None:
         return Outcome(False, None, message.problem)
     if message.kind == "webhook":
-        return send_webhook(message, ts)
-    return send_apprise(message)
+        return send_webhook(message, ts, allow)
+    return send_apprise(message, allow)
 
 
 def _record(ctx: Ctx, sent: list[tuple[Claimed, Outcome, int]], report: DeliveryReport) -> None:
@@ -221,6 +236,7 @@ def deliver_pending(ctx: Ctx, limit: int = 100) -> DeliveryReport:
     if ctx.session.new or ctx.session.dirty or ctx.session.deleted:
         raise RuntimeError("deliver_pending commits its own claims: commit the caller's changes first")
     report = DeliveryReport()
+    allow = AllowList.parse(ctx.settings.webhook_allow)
     remaining = limit
     while remaining > 0:
         claimed = _claim(ctx, min(BATCH, remaining), LEASE)
@@ -231,7 +247,7 @@ def deliver_pending(ctx: Ctx, limit: int = 100) -> DeliveryReport:
         sent: list[tuple[Claimed, Outcome, int]] = []
         for message in claimed:
             started = time.perf_counter()
-            outcome = _send(message, ts)
+            outcome = _send(message, ts, allow)
             sent.append((message, outcome, int((time.perf_counter() - started) * 1000)))
         _record(ctx, sent, report)
     return report

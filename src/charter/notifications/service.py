@@ -30,6 +30,7 @@ from charter.notifications.schemas import (
     SubscriptionCreate,
     SubscriptionRead,
 )
+from charter.notifications.targets import AllowList, TargetRefused, apprise_url_needs_check, check_url
 
 # ----------------------------------------------------------------------------- notify
 
@@ -141,14 +142,25 @@ def channel_read(session: Session, channel: NotificationChannel, *, show_secret:
     )
 
 
-def _validate_target(kind: str, target: str) -> None:
+def _check_address(ctx: Ctx, target: str) -> None:
+    """Never at an internal address, unless the operator's allow-list names it (targets.py)."""
+    try:
+        check_url(target, AllowList.parse(ctx.settings.webhook_allow), unresolved_ok=True)
+    except TargetRefused as exc:
+        raise ValidationFailed(str(exc), errors=[{"loc": ["target"], "msg": str(exc)}]) from None
+
+
+def _validate_target(ctx: Ctx, kind: str, target: str) -> None:
     if kind == "webhook":
         if not is_http_url(target):
             raise ValidationFailed(
                 f"target: a webhook needs an http:// or https:// URL, got {target!r}",
                 errors=[{"loc": ["target"], "msg": "not an http(s) URL"}],
             )
+        _check_address(ctx, target)
         return
+    if apprise_url_needs_check(target):
+        _check_address(ctx, target)
 
     if not apprise.Apprise().add(target):
         raise ValidationFailed(
@@ -184,7 +196,7 @@ def create_channel(ctx: Ctx, data: ChannelCreate) -> NotificationChannel:
     elif ctx.principal.user_id is None:
         raise ValidationFailed("only a user has personal channels; pass organisation=true")
     owner_id = None if data.organisation else ctx.principal.user_id
-    _validate_target(data.kind, data.target)
+    _validate_target(ctx, data.kind, data.target)
     exists = ctx.session.execute(
         select(NotificationChannel.id).where(
             NotificationChannel.name == data.name,
@@ -219,7 +231,7 @@ def update_channel(ctx: Ctx, channel_id: int, data: ChannelUpdate) -> Notificati
         raise StaleVersion(f"channel {channel_id}", data.version, channel.version)
     before = _snap(channel)
     if data.target is not None:
-        _validate_target(channel.kind, data.target)
+        _validate_target(ctx, channel.kind, data.target)
         channel.target = data.target
     if data.name is not None:
         channel.name = data.name
