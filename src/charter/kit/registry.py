@@ -45,6 +45,7 @@ DOMAINS_SPEC: tuple[Domain, ...] = (
     Domain("releases", cli="release", extra_cli=(("gate_app", "gate"), ("deploy_app", "deploy"))),
     Domain("prompts", cli="prompt"),
     Domain("monitoring", cli="metrics"),
+    Domain("data", cli="data", extra_cli=(("pii_app", "pii"),)),
     Domain("redteam", cli="redteam"),
     Domain("incidents", cli="incident"),
     Domain("compliance", cli="compliance"),

@@ -37,6 +37,9 @@ Modules: ``body`` (request bytes → JSON), ``validate`` (schemas, formats, face
 ``queries`` (upstream / downstream / column / systems).
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from charter.data.lineage.body import DEFAULT_MAX_BODY_BYTES, decode_body
 from charter.data.lineage.errors import (
     LineageBatchError,
@@ -76,15 +79,31 @@ from charter.data.lineage.rows import (
     next_state,
     rows_from_facts,
 )
-from charter.data.lineage.validate import (
-    EVENT_KINDS,
-    EventKind,
-    LineageValidator,
-    ValidatedEvent,
-    default_validator,
-    validate_batch,
-    validate_event,
-)
+
+if TYPE_CHECKING:
+    from charter.data.lineage.validate import (
+        EVENT_KINDS,
+        EventKind,
+        LineageValidator,
+        ValidatedEvent,
+        default_validator,
+        validate_batch,
+        validate_event,
+    )
+
+# Validation needs jsonschema and its format checkers, whose imports take seconds (rfc3987-syntax builds a grammar):
+# they load on first use, so a server starts without them (PEP 562).
+_LAZY = frozenset(
+    {"EVENT_KINDS", "EventKind", "LineageValidator", "ValidatedEvent", "default_validator", "validate_batch",
+     "validate_event"}
+)  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module("charter.data.lineage.validate"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DATASET_WIDE",

@@ -23,10 +23,12 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from charter.data.lineage.errors import LineageError
-from charter.data.lineage.validate import EventKind, ValidatedEvent
+
+if TYPE_CHECKING:
+    from charter.data.lineage.validate import EventKind, ValidatedEvent
 
 DATASET_WIDE = ""
 """``ColumnDependency.output.field`` for the facet's dataset-wide dependencies (they affect every output field)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from charter.data.lineage.events import DatasetRef, FieldRef, JobRef, LineageFacts, facts_from_event
 from charter.data.lineage.rows import (
@@ -32,7 +32,9 @@ from charter.data.lineage.rows import (
     merge_seen,
     rows_from_facts,
 )
-from charter.data.lineage.validate import ValidatedEvent
+
+if TYPE_CHECKING:
+    from charter.data.lineage.validate import ValidatedEvent
 
 
 @dataclass(frozen=True, slots=True)
