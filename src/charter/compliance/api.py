@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from charter.access.deps import CtxDep
-from charter.compliance import packs, queries, service
+from charter.compliance import cards, exports, packs, queries, service
+from charter.compliance.rules import ExportFormat
 from charter.compliance.schemas import (
     ApplicabilityIn,
     ApplicabilityRead,
@@ -22,6 +23,7 @@ from charter.compliance.schemas import (
     RequirementDetail,
     SnapshotRead,
 )
+from charter.kit.errors import ValidationFailed
 from charter.kit.routing import API, add_routes, threaded
 
 router = APIRouter(prefix=API)
@@ -107,6 +109,26 @@ def pack(key: str, framework: Framework, ctx: CtxDep) -> Response:
     return Response(
         data, media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
+
+
+@compliance.get("/systems/{key}/export", summary="CycloneDX 1.6 ML-BOM, OSCAL assessment results (validated against "
+                "the official schemas), model card (Markdown or HTML) or the Annex IV outline",
+                response_class=Response)  # fmt: skip
+@threaded
+def export(key: str, format: ExportFormat, ctx: CtxDep, framework: str | None = None) -> Response:
+    if format == "cyclonedx":
+        return JSONResponse(exports.cyclonedx(ctx, key), media_type="application/vnd.cyclonedx+json")
+    if format == "oscal":
+        if framework is None:
+            raise ValidationFailed(
+                "framework: the OSCAL export needs ?framework=<id> (charter compliance frameworks)",
+                errors=[{"loc": ["query", "framework"], "msg": "required for format=oscal"}],
+            )
+        return JSONResponse(exports.oscal(ctx, key, framework))
+    if format == "model-card-html":
+        return Response(cards.model_card(ctx, key).html(), media_type="text/html; charset=utf-8")
+    doc = cards.model_card(ctx, key) if format == "model-card" else cards.annex_iv(ctx, key)
+    return Response(doc.markdown(), media_type="text/markdown; charset=utf-8")
 
 
 add_routes(router, compliance)

@@ -159,3 +159,25 @@ def pack(
         data = c.get(f"{BASE}/systems/{system}/pack", framework=framework)
     out.write_bytes(data)
     typer.echo(f"wrote {out} ({len(data)} bytes)")
+
+
+@app.command("export")
+@handle_errors
+def export(
+    system: str = typer.Argument(...),
+    format: str = typer.Option(..., "--format", help="cyclonedx, oscal, model-card or annex-iv"),
+    out: Path = typer.Option(..., "-o", "--output", help="where to write it"),
+    framework: str = typer.Option(None, "--framework", "-f", help="for oscal: the framework assessed"),
+    html: bool = typer.Option(False, "--html", help="model-card: HTML instead of Markdown"),
+) -> None:
+    """Export the system's ML-BOM, OSCAL assessment results, model card or Annex IV outline."""
+    import json
+
+    kind = "model-card-html" if format == "model-card" and html else format
+    with client() as c:
+        data = c.get(f"{BASE}/systems/{system}/export", format=kind, framework=framework)
+    if isinstance(data, dict | list):
+        out.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    else:
+        out.write_bytes(data)
+    typer.echo(f"wrote {out}")

@@ -26,6 +26,8 @@ STATUSES: Final[tuple[str, ...]] = get_args(Status)
 Relation = Literal["satisfies", "partially"]
 EditRelation = Literal["satisfies", "partially", "removed"]
 EDIT_RELATIONS: Final[tuple[str, ...]] = get_args(EditRelation)
+ExportFormat = Literal["cyclonedx", "oscal", "model-card", "model-card-html", "annex-iv"]
+EXPORT_FORMATS: Final[tuple[str, ...]] = get_args(ExportFormat)
 
 # Charter's deployment types → the EU AI Act role the organisation holds for the system (D101).
 ROLE_OF_DEPLOYMENT: Final[dict[str, str]] = {
