@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 
 from charter.access.deps import CtxDep
 from charter.kit.errors import ValidationFailed
@@ -14,7 +15,8 @@ from charter.kit.pagination import Page
 from charter.kit.routing import API
 from charter.redteam import queries, service
 from charter.redteam.imports import FORMATS, ReportInvalid, import_bytes
-from charter.redteam.schemas import FindingDetail, FindingRead, ImportRead, RunDetail, RunRead, TriageIn
+from charter.redteam.runner import worker_for
+from charter.redteam.schemas import FindingDetail, FindingRead, ImportRead, RunCreate, RunDetail, RunRead, TriageIn
 from charter.redteam.suites import content_hash, shipped_suites
 
 shipped_suites()  # validate the shipped probe suites at start-up
@@ -95,6 +97,32 @@ def import_report(
         findings_fixed=stored.outcome.fixed,
         risks_opened=stored.outcome.risks,
     )
+
+
+def _submit(request: Request, run_id: int) -> None:
+    """Hand a committed run to the server's red-team worker (tests may put their own `redteam_submit`)."""
+    state = request.app.state
+    submit = getattr(state, "redteam_submit", None) or worker_for(state).submit
+    submit(run_id)
+
+
+@router.post(
+    "/systems/{key}/redteam/runs",
+    status_code=202,
+    summary="Run probe suites against a target; the run is queued and runs in the server (poll it)",
+)
+def create_run(key: str, body: RunCreate, ctx: CtxDep, request: Request) -> RunRead:
+    run = service.create_run(ctx, key, body, seed=body.seed or secrets.token_hex(8))
+    ctx.commit()
+    _submit(request, run.id)
+    return queries.run_read(ctx.session, run)
+
+
+@router.post("/redteam/runs/{run_id}/resume", status_code=202, summary="Resume an interrupted run")
+def resume_run(run_id: int, ctx: CtxDep, request: Request) -> RunRead:
+    run = service.resume_run(ctx, run_id)
+    _submit(request, run.id)
+    return queries.run_read(ctx.session, run)
 
 
 @router.get("/systems/{key}/redteam/runs", summary="A system's red-team runs and imports, newest first")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,68 @@ def import_report(
         )
     for warning in data["warnings"]:
         typer.echo(f"warning: {warning}", err=True)
+
+
+@app.command("run")
+@handle_errors
+def run(
+    system: str = typer.Argument(..., help="the AI system's key"),
+    base_url: str = typer.Option(..., "--target-url", help="OpenAI-compatible base URL, e.g. http://host:8000/v1"),
+    model: str = typer.Option(..., "--model", help="the model name the target expects"),
+    api_key: str = typer.Option(None, "--api-key", help="a reference, env:NAME or file:/path (never the key)"),
+    suite: list[str] = typer.Option(None, "--suite", help="suite key (repeatable); default: every shipped suite"),
+    probe: list[str] = typer.Option(None, "--probe", help="'<suite>.<probe>' (repeatable)"),
+    repeats: int = typer.Option(1, "--repeats", "-n", help="attempts per prompt variant"),
+    concurrency: int = typer.Option(8, "--concurrency"),
+    rate: float = typer.Option(None, "--rate", help="at most this many attempts started per second"),
+    release: int = typer.Option(None, "--release", help="the release version under test"),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="poll until the run ends and print its summary"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Run probe suites against an OpenAI-compatible target (the server sends the attacks)."""
+    target: dict[str, Any] = {"kind": "openai_chat", "base_url": base_url, "model": model}
+    if api_key:
+        target["api_key"] = api_key
+    body = {
+        "target": target,
+        "suites": suite or None,
+        "probes": probe or None,
+        "repeats": repeats,
+        "concurrency": concurrency,
+        "rate_per_second": rate,
+        "release": release,
+    }
+    c = client()
+    data = c.post(f"/api/v1/systems/{system}/redteam/runs", body)
+    while wait and data["status"] in ("queued", "running"):
+        time.sleep(1.0)
+        data = c.get(f"/api/v1/redteam/runs/{data['id']}")
+    if wait:
+        data = c.get(f"/api/v1/redteam/runs/{data['id']}")
+    if as_json:
+        print_json(data)
+        return
+    if data["status"] == "failed":
+        raise fail(f"run {data['id']} failed: {data['error']}")
+    if "results" in data:
+        output(_result_rows(data["results"]), RESULT_COLUMNS, False, title=f"Run {data['id']} of {system}")
+        typer.echo(
+            f"run {data['id']} {data['status']}: {data['hits']} hits, {data['errors']} errors; "
+            f"findings {data['findings']}"
+        )
+    else:
+        typer.echo(f"run {data['id']} {data['status']}; follow it with `charter redteam show {data['id']}`")
+
+
+@app.command("resume")
+@handle_errors
+def resume(run_id: int = typer.Argument(...), as_json: bool = JsonOpt) -> None:
+    """Resume a run a restart interrupted (attempts already stored are not sent again)."""
+    data = client().post(f"/api/v1/redteam/runs/{run_id}/resume")
+    if as_json:
+        print_json(data)
+    else:
+        typer.echo(f"run {data['id']} resumed")
 
 
 @app.command("runs")

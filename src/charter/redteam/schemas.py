@@ -112,3 +112,19 @@ class ImportRead(BaseModel):
     findings_updated: list[int]
     findings_fixed: list[int]
     risks_opened: list[str]
+
+
+class RunCreate(_In):
+    """A probe run against a target (an OpenAI-compatible chat endpoint or an HTTP JSON endpoint)."""
+
+    target: dict[str, Any] = Field(
+        description="openai_chat {base_url, model, api_key: env:NAME | file:/path} or http_json (docs/evaluation.md)"
+    )
+    suites: list[str] | None = Field(default=None, description="suite keys; default: every shipped suite")
+    probes: list[str] | None = Field(default=None, description="limit to '<suite key>.<probe id>' names")
+    repeats: int = Field(default=1, ge=1, le=1000, description="attempts per prompt variant")
+    concurrency: int = Field(default=8, ge=1, le=256)
+    rate_per_second: float | None = Field(default=None, gt=0, le=10_000)
+    timeout_s: float = Field(default=60.0, gt=0, le=600)
+    release: int | None = Field(default=None, ge=1, description="the release version under test")
+    seed: str | None = Field(default=None, max_length=100, description="default: a fresh random seed")

@@ -14,16 +14,26 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, select
 
 from charter.access.models import User
+from charter.evaluation.targets import ChatTarget, HttpTarget, OfflineTarget, TargetError, parse_target
 from charter.inventory.models import AISystem
 from charter.inventory.queries import get_system
-from charter.kit.errors import IllegalTransition, NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from charter.kit.errors import (
+    Conflict,
+    IllegalTransition,
+    NotFound,
+    PermissionDenied,
+    StaleVersion,
+    ValidationFailed,
+)
 from charter.kit.principal import SYSTEM
 from charter.redteam import rules
+from charter.redteam import suites as suite_files
 from charter.redteam.imports.common import ImportedAttempt, ImportResult
 from charter.redteam.imports.common import observations as import_observations
 from charter.redteam.models import Finding, RedteamAttempt, RedteamRun
-from charter.redteam.queries import finding_snapshot, get_finding
-from charter.redteam.schemas import TriageIn
+from charter.redteam.probing import RunConfigError, plan
+from charter.redteam.queries import finding_snapshot, get_finding, get_run
+from charter.redteam.schemas import RunCreate, TriageIn
 from charter.releases.models import Release
 from charter.risk.schemas import RiskCreate
 from charter.risk.service import create_risk
@@ -385,3 +395,83 @@ def triage(ctx: Ctx, finding_id: int, body: TriageIn) -> Finding:
     ctx.session.flush()
     ctx.record(f"redteam.finding_{body.to}", "redteam_finding", finding.id, before, finding_snapshot(finding), reason)
     return finding
+
+
+# ----------------------------------------------------------------------------- own runs
+
+
+def create_run(ctx: Ctx, system_key: str, body: RunCreate, *, seed: str) -> RedteamRun:
+    """Record a queued run after checking everything that can be checked before calling the target: the
+    suites and probes exist, the target configuration is valid, the release exists. The worker runs it."""
+    ctx.require("redteam:write")
+    system = get_system(ctx.session, system_key)
+    rel_id = release_id(ctx, system, body.release)
+    installed = {s.key: s for s in suite_files.latest_versions(suite_files.shipped_suites())}
+    keys = body.suites if body.suites is not None else sorted(installed)
+    unknown = sorted(set(keys) - set(installed))
+    if unknown or not keys:
+        raise ValidationFailed(
+            f"suites: unknown suite '{unknown[0] if unknown else ''}'; installed: {', '.join(sorted(installed))}",
+            errors=[{"loc": ["suites"], "msg": "unknown suite"}],
+        )
+    suites = [installed[k] for k in keys]
+    try:
+        target = parse_target(body.target)
+        planned = plan(suites, seed=seed, repeats=body.repeats, probes=body.probes)
+    except (TargetError, RunConfigError) as exc:
+        raise ValidationFailed(str(exc)) from None
+    if isinstance(target, OfflineTarget):
+        raise ValidationFailed("target: an offline target has no endpoint to attack; use openai_chat or http_json")
+    if not planned:
+        raise ValidationFailed("probes: the selection leaves nothing to send")
+    now = ctx.now()
+    run = RedteamRun(
+        system_id=system.id,
+        release_id=rel_id,
+        source="run",
+        status="queued",
+        suites=keys,
+        target=describe_target(target),
+        config={
+            "suites": [
+                {"key": s.key, "version": s.version, "content_hash": suite_files.content_hash(s)} for s in suites
+            ],
+            "probes": body.probes,
+            "repeats": body.repeats,
+            "concurrency": body.concurrency,
+            "rate_per_second": body.rate_per_second,
+            "timeout_s": body.timeout_s,
+            "seed": seed,
+            "planned": len(planned),
+            "target": target.model_dump(mode="json"),
+        },
+        results=[],
+        classification={},
+        warnings=[],
+        attempts_total=0,
+        attempts_new=0,
+        errors=0,
+        hits=0,
+        started_at=now,
+        created_by=ctx.principal.actor,
+    )
+    ctx.session.add(run)
+    ctx.session.flush()
+    ctx.record("redteam.run_queued", "redteam_run", run.id, after={**run_summary(run), "planned": len(planned)})
+    return run
+
+
+def describe_target(target: ChatTarget | HttpTarget) -> str:
+    """How a run names its target (never a secret: credentials are references)."""
+    if isinstance(target, ChatTarget):
+        return f"openai_chat {target.model} at {target.base_url}"[:200]
+    return f"http_json at {target.url}"[:200]
+
+
+def resume_run(ctx: Ctx, run_id: int) -> RedteamRun:
+    """Allow a queued or interrupted (running) run to be picked up again; finished runs are final."""
+    ctx.require("redteam:write")
+    run = get_run(ctx.session, run_id)
+    if run.status not in ("queued", "running"):
+        raise Conflict(f"run {run_id} is {run.status}; only a queued or interrupted run can be resumed")
+    return run
