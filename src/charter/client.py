@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from charter.prompts.cache import CacheKey, Default, Fetched, NotModified, Prompt, PromptCache
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -58,6 +61,9 @@ class Client:
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        prompt_ttl: float = 60.0,
+        prompt_max_stale: float | None = None,
+        prompt_retry_after: float = 5.0,
     ) -> None:
         saved = load_credentials()
         self.url = (url or os.environ.get("CHARTER_URL") or saved.get("url") or DEFAULT_URL).rstrip("/")
@@ -66,8 +72,12 @@ class Client:
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
+        self._prompt_options = {"ttl": prompt_ttl, "max_stale": prompt_max_stale, "retry_after": prompt_retry_after}
+        self._prompts: PromptCache | None = None
 
     def close(self) -> None:
+        if self._prompts is not None:
+            self._prompts.close()
         self._http.close()
 
     def __enter__(self) -> Client:
@@ -82,15 +92,7 @@ class Client:
         except httpx.HTTPError as exc:
             raise ClientError(0, f"cannot reach Charter at {self.url}: {exc}") from exc
         if resp.status_code >= 400:
-            try:
-                problem = resp.json()
-            except ValueError:
-                problem = None
-            if isinstance(problem, dict):
-                detail = problem.get("detail") or problem.get("title") or resp.reason_phrase
-            else:
-                problem, detail = {}, (resp.text.strip().splitlines() or [resp.reason_phrase])[0]
-            raise ClientError(resp.status_code, str(detail), problem)
+            raise _error(resp)
         if resp.status_code == 204 or not resp.content:
             return None
         if resp.headers.get("content-type", "").startswith("application/json"):
@@ -119,6 +121,49 @@ class Client:
             cursor = page.get("next_cursor")
             if not cursor:
                 return items
+
+    # Prompts (docs/prompts.md).
+    def get_prompt(
+        self,
+        system: str,
+        name: str,
+        *,
+        label: str | None = None,
+        version: int | None = None,
+        default: Default | None = None,
+    ) -> Prompt:
+        """The prompt `name@label` (default `production`) or `name@version` of a system, from an in-process cache:
+        fresh entries (younger than `prompt_ttl`) are answered without a request; stale ones at once while a
+        background thread revalidates them (ETag, 304); when Charter cannot be reached, the last known good prompt,
+        else `default` (a template, chat messages or a Prompt; marked `is_fallback`). `prompt.render(**vars)` fails
+        naming every missing variable; label metrics and traces with `prompt.name_at_version`."""
+        return self.prompt_cache().get(system, name, label=label, version=version, default=default)
+
+    def prompt_cache(self) -> PromptCache:
+        """The client's prompt cache (stats, invalidate, refresh)."""
+        if self._prompts is None:
+            from charter.prompts.cache import PromptCache
+
+            self._prompts = PromptCache(self._fetch_prompt, **self._prompt_options)  # type: ignore[arg-type]
+        return self._prompts
+
+    def _fetch_prompt(self, key: CacheKey, etag: str | None) -> Fetched | NotModified:
+        from charter.prompts.cache import NOT_MODIFIED, Fetched, Prompt, PromptUnreachableError
+
+        params: dict[str, Any] = {"version": key.version} if key.version is not None else {"label": key.label}
+        headers = {"If-None-Match": etag} if etag else {}
+        try:
+            resp = self._http.get(f"/api/v1/systems/{key.system}/prompts/{key.name}", params=params, headers=headers)
+        except httpx.HTTPError as exc:
+            raise PromptUnreachableError(f"cannot reach Charter at {self.url}: {exc}") from exc
+        if resp.status_code == 304:
+            return NOT_MODIFIED
+        if resp.status_code >= 500:
+            raise PromptUnreachableError(f"Charter answered {resp.status_code} for {key}")
+        if resp.status_code >= 400:
+            raise _error(resp)
+        prompt = Prompt.from_dict(resp.json(), system=key.system, label=key.label)
+        return Fetched(prompt, resp.headers.get("etag"))
 
     # Convenience methods for common pipeline calls.
     def login(self, username: str, password: str) -> dict[str, Any]:
@@ -186,3 +231,16 @@ class Client:
         """Check a current profile (built on the reference's edges) for drift; options as in DriftOptionsIn."""
         body = {"reference": reference, "release": release, "current": current, "options": options}
         return self.post(f"/api/v1/systems/{system}/drift/checks", body)  # type: ignore[no-any-return]
+
+
+def _error(resp: httpx.Response) -> ClientError:
+    """The ClientError for an error answer (problem+json, or the first line of whatever came)."""
+    try:
+        problem = resp.json()
+    except ValueError:
+        problem = None
+    if isinstance(problem, dict):
+        detail = problem.get("detail") or problem.get("title") or resp.reason_phrase
+    else:
+        problem, detail = {}, (resp.text.strip().splitlines() or [resp.reason_phrase])[0]
+    return ClientError(resp.status_code, str(detail), problem)
