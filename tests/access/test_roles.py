@@ -28,7 +28,8 @@ def test_admin_may_do_everything() -> None:
 
 def test_viewer_only_reads_and_never_the_audit_trail_or_users() -> None:
     viewer = permissions_for("viewer")
-    assert all(p.endswith((":read", ":own")) for p in viewer), viewer  # ':own': one's own settings
+    # ':own': one's own settings; feedback:write: anyone who can see an AI output may flag it (issue 19)
+    assert all(p.endswith((":read", ":own")) or p == "feedback:write" for p in viewer), viewer
     assert "audit:read" not in viewer and "users:read" not in viewer
     assert "systems:read" in viewer
 

@@ -48,6 +48,7 @@ DOMAINS_SPEC: tuple[Domain, ...] = (
     Domain("data", cli="data", extra_cli=(("pii_app", "pii"),)),
     Domain("redteam", cli="redteam"),
     Domain("incidents", cli="incident"),
+    Domain("feedback", cli="feedback", extra_cli=(("queue_app", "queue"),)),
     Domain("compliance", cli="compliance"),
 )
 

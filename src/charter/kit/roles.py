@@ -62,6 +62,11 @@ PERMISSIONS: Final[dict[str, str]] = {
     "lineage:write": "send OpenLineage events",
     "pii:guard": "send text through the PII guard and restore vendor answers",
     "pii:manage": "set per-vendor PII egress policies",
+    "feedback:read": "read interactions, end-user feedback, review queues and reviews",
+    "feedback:write": "flag or rate an AI output (end-user feedback)",
+    "feedback:manage": "create feedback keys and review queues, change feedback settings",
+    "interactions:write": "send AI interactions (and poll held outputs' decisions)",
+    "queues:review": "take items of review queues and approve, edit or reject them",
     "notifications:own": "read one's notifications and choose one's own channels and subscriptions",
     "notifications:manage": "manage organisation-wide notification channels and read the delivery log",
     "compliance:read": "read framework catalogs, control mappings and coverage",
@@ -72,7 +77,7 @@ PERMISSIONS: Final[dict[str, str]] = {
 _READ = {p for p in PERMISSIONS if p.endswith(":read")} - {"users:read"}
 
 ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
-    "viewer": frozenset((_READ - {"audit:read"}) | {"notifications:own"}),
+    "viewer": frozenset((_READ - {"audit:read"}) | {"notifications:own", "feedback:write"}),
     "auditor": frozenset(_READ | {"audit:verify", "users:read", "notifications:own", "compliance:export"}),
     "engineer": frozenset(
         _READ
@@ -97,6 +102,10 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
             "lineage:write",
             "pii:guard",
             "notifications:own",
+            "feedback:write",
+            "feedback:manage",
+            "interactions:write",
+            "queues:review",
         }
     ),
     "approver": frozenset(
@@ -110,6 +119,8 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
             "gate:check",
             "incidents:write",
             "notifications:own",
+            "feedback:write",
+            "queues:review",
         }
     ),
     "governance": frozenset(
@@ -149,6 +160,9 @@ ROLE_PERMISSIONS: Final[dict[str, frozenset[str]]] = {
             "notifications:manage",
             "compliance:manage",
             "compliance:export",
+            "feedback:write",
+            "feedback:manage",
+            "queues:review",
         }
     ),
     "admin": frozenset(PERMISSIONS),
