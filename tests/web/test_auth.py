@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from charter.web.auth.ratelimit import MAX_FAILURES
+from charter.access.login_limit import MAX_FAILURES
 from tests.web.conftest import LOGIN_CSRF, login
 
 

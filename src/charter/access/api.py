@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from charter.access import service
+from charter.access import login_limit, service
 from charter.access.deps import CtxDep, PrincipalDep
 from charter.access.models import User
 from charter.access.schemas import (
@@ -27,12 +27,17 @@ router = APIRouter(prefix=API, tags=["access"])
 @router.post("/auth/login", status_code=201, summary="Exchange a username and password for a personal token")
 def login(body: LoginRequest, request: Request) -> TokenIssued:
     state = request.app.state
+    ip = request.client.host if request.client else ""
     with state.session_factory() as session:
+        login_limit.check(session, state.clock, body.username, ip)  # the console's limit, shared
         try:
             user = service.authenticate_password(session, body.username, body.password)
         except Unauthenticated:
             session.rollback()
+            login_limit.record_failure(session, state.clock, body.username, ip)
+            session.commit()
             raise
+        login_limit.clear(session, body.username, ip)
         ctx = Ctx(
             session=session,
             principal=service.principal_of(user),

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from charter.kit.db import Base, Versioned
@@ -40,3 +40,16 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     created_by: Mapped[str] = mapped_column(String(200))
+
+
+class LoginFailure(Base):
+    """A failed login (console or API); counted per username, per client address and per both (login_limit)."""
+
+    __tablename__ = "web_login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(200))
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_web_login_failures_who", "username", "ip", "at"),)

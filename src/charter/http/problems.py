@@ -80,6 +80,8 @@ def install_error_handlers(app: FastAPI) -> None:
         resp = JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM)
         if exc.status == 401:
             resp.headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(retry_after := exc.extra.get("retry_after"), int):
+            resp.headers["Retry-After"] = str(retry_after)
         return _with_request_id(request, resp)
 
     @app.exception_handler(RequestValidationError)

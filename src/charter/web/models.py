@@ -1,10 +1,10 @@
-"""Console tables: browser sessions (stored hashed, revocable at once) and failed logins (rate limit)."""
+"""Console tables: browser sessions (stored hashed, revocable at once). Failed logins: charter.access.models."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from charter.kit.db import Base
@@ -25,16 +25,3 @@ class WebSession(Base):
     revoked_at: Mapped[datetime | None]
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
-
-
-class LoginFailure(Base):
-    """A failed console login; counted per (username, client address) over a sliding window."""
-
-    __tablename__ = "web_login_failures"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(200))
-    ip: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime]
-
-    __table_args__ = (Index("ix_web_login_failures_who", "username", "ip", "at"),)

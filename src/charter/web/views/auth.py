@@ -7,10 +7,10 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 
+from charter.access import login_limit as ratelimit
 from charter.access.service import authenticate_password
 from charter.kit.errors import Unauthenticated
 from charter.web import csrf
-from charter.web.auth import ratelimit
 from charter.web.auth.session import COOKIE, revoke, start
 from charter.web.deps import Form, IdentityDep, WebRoute, client_ip, field, lookup_identity
 from charter.web.render import redirect, render
@@ -69,15 +69,16 @@ def login(request: Request, form: Form) -> Response:
     state = request.app.state
     ip = client_ip(request)
     with state.session_factory() as session:
-        wait = ratelimit.retry_after(session, state.clock, username, ip)
-        if wait is not None:
+        found = ratelimit.paused(session, state.clock, username, ip)
+        if found is not None:
+            wait, what = found
             minutes = max(1, -(-wait // 60))
             response = _login_page(
                 request,
                 429,
                 username=username,
                 next=target,
-                error=f"Too many failed sign-ins for '{username}' from your address. "
+                error=f"Too many failed sign-ins {what}. "
                 f"Sign-in is paused: try again in {minutes} minute{'s' if minutes != 1 else ''}.",
             )
             response.headers["Retry-After"] = str(wait)
