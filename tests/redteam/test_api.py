@@ -173,3 +173,33 @@ def test_findings_are_gate_facts_and_a_run_summary_has_its_heat_map(client_for, 
     cell = next(c for c in heat["cells"] if c["probe"] == XSS and c["owasp"] == "LLM05:2025")
     assert (cell["fails"], cell["total"]) == (2, 3)
     assert "unclassified" in heat["categories"]
+
+
+def test_a_genai_system_reaches_production_only_red_teamed_without_open_high_findings(
+    client_for, actors, system
+) -> None:
+    eng, gov = client_for("engineer"), client_for("governance")
+    version = eng.get(f"/api/v1/systems/{CHATBOT}").json()["version"]
+    eng.patch(f"/api/v1/systems/{CHATBOT}", json={"version": version, "tags": ["genai"]})
+    submit(actors, CHATBOT, "v1")
+    gate = f"/api/v1/systems/{CHATBOT}/releases/1/gate"
+
+    def reason() -> str | None:
+        data = client_for("engineer", scopes=["gate:check"]).post(gate, params={"stage": "production"}).json()
+        failed = [x["reason"] for x in data["results"] if x["rule"] == "genai-red-teamed" and not x["passed"]]
+        return failed[0] if failed else None
+
+    assert "0 red-team run(s) on release 1" in (reason() or "")
+    upload(eng, report(ATTEMPTS, TAGS), release=1)
+    assert "'high': 3" in (reason() or "")
+    for f in findings(eng).values():
+        gov.post(
+            f"/api/v1/redteam/findings/{f['id']}/triage",
+            json={"to": "false_positive", "version": f["version"], "reason": "the scanner's detector misfires here"},
+        )
+    assert reason() is None  # passes: red-teamed on this release, nothing HIGH open
+
+    version = eng.get(f"/api/v1/systems/{CHATBOT}").json()["version"]
+    eng.patch(f"/api/v1/systems/{CHATBOT}", json={"version": version, "tags": []})
+    upload(eng, report([("z1", DAN, "again", ["DAN here"], {"dan.DAN": [1.0]})], TAGS), release=1)
+    assert reason() is None  # not genai: the rule does not apply
