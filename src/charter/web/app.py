@@ -10,7 +10,19 @@ from charter.web.auth.api_cookie import cookie_principal
 from charter.web.nav import installed_areas
 from charter.web.security import SecurityHeaders
 from charter.web.static_files import router as static_router
-from charter.web.views import auth, dashboard, incidents, ledger, monitoring, releases, reviews, risks, systems, users
+from charter.web.views import (
+    auth,
+    compliance,
+    dashboard,
+    incidents,
+    ledger,
+    monitoring,
+    releases,
+    reviews,
+    risks,
+    systems,
+    users,
+)
 
 AREA_ROUTERS: dict[str, APIRouter] = {
     "systems": systems.router,
@@ -19,6 +31,7 @@ AREA_ROUTERS: dict[str, APIRouter] = {
     "releases": releases.router,
     "monitoring": monitoring.router,
     "incidents": incidents.router,
+    "compliance": compliance.router,
     "ledger": ledger.router,
     "users": users.router,
 }

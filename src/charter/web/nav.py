@@ -28,6 +28,7 @@ AREAS: tuple[Area, ...] = (
     Area("releases", "Releases", "/releases", "releases:read", ("charter.releases.service",)),
     Area("monitoring", "Monitoring", "/monitoring", "metrics:read", ("charter.monitoring.metrics.queries",)),
     Area("incidents", "Incidents", "/incidents", "incidents:read", ("charter.incidents.service",)),
+    Area("compliance", "Compliance", "/compliance", "compliance:read", ("charter.compliance.queries",)),
     Area("ledger", "Ledger", "/ledger", "audit:read", ("charter.ledger.chain",)),
     Area("users", "Users", "/users", "users:read", ("charter.access.service",)),
 )
