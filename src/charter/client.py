@@ -208,6 +208,18 @@ class Client:
             "alerts": alerts,
         }
 
+    def guard(self, text: str, *, vendor: str, scope: str = "", system: str | None = None) -> dict[str, Any]:
+        """Apply the vendor's PII egress policy to text before sending it: ``result["text"]`` is what may be sent
+        (None when ``result["blocked"]``); pseudonyms are restored from the answer with :meth:`restore`."""
+        body = {"text": text, "vendor": vendor, "scope": scope, "system": system}
+        result: dict[str, Any] = self.post("/api/v1/pii/guard", body)
+        return result
+
+    def restore(self, text: str, *, scope: str = "") -> str:
+        """A vendor's answer with the pseudonyms of ``scope`` replaced by the original values."""
+        result: dict[str, Any] = self.post("/api/v1/pii/restore", {"text": text, "scope": scope})
+        return str(result["text"])
+
     def reference_profile(self, system: str, name: str = "reference", release: str = "") -> dict[str, Any]:
         """The stored reference profile (its bin edges are what current profiles must be built on)."""
         data: dict[str, Any] = self.get(f"/api/v1/systems/{system}/drift/profiles/{name}", release=release or None)

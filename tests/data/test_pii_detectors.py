@@ -220,3 +220,9 @@ def test_overlap_resolution_is_deterministic_and_leaves_no_overlap(spans: list[S
 )
 def test_ip_addresses_are_scored_by_how_personal_their_range_is(address: str, score: float | None) -> None:
     assert v.ip_address_score(address) == score
+
+
+def test_an_international_number_in_parentheses_ends_before_the_closing_parenthesis() -> None:
+    text = "Customer (phone +44 20 7946 0958) paid; call +1 (415) 555-2671)."
+    spans = [text[s.start : s.end] for s in default_detector().find(text) if s.entity == "PHONE_NUMBER"]
+    assert spans == ["+44 20 7946 0958", "+1 (415) 555-2671"]

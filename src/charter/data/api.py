@@ -17,6 +17,7 @@ from charter.data.lineage import (
     LineageValidationError,
     decode_body,
 )
+from charter.data.pii_api import router as pii_router
 from charter.data.rules import Classification, DatasetStatus, LineageDirection
 from charter.data.schemas import DatasetCreate, DatasetRead, DatasetUpdate, DeletionIn, DeletionRead
 from charter.kit.errors import CharterError, Conflict, ValidationFailed
@@ -24,6 +25,7 @@ from charter.kit.pagination import Page
 from charter.kit.routing import API, threaded
 
 router = APIRouter(tags=["data"])
+routers = (router, pii_router)
 
 
 class InvalidLineage(CharterError):

@@ -289,6 +289,8 @@ def _phone(regions: tuple[str, ...], separated: float, plain: float, digits: tup
 def _international_phone(m: ZoneMatch) -> Hit | None:
     """The longest prefix (dropping trailing space-separated groups) that is a valid international number."""
     candidate = m.group(0)
+    while candidate.endswith(")") and candidate.count(")") > candidate.count("("):  # "(phone +44 20 7946 0958)"
+        candidate = candidate[:-1]
     for _ in range(3):
         if 8 <= len(v.digits_of(candidate)) <= 15 and v.phone_number(candidate, ()):
             return 0.75, m.start() + len(candidate)
