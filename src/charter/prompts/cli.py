@@ -10,7 +10,7 @@ from charter.kit.cli import JsonOpt, client, handle_errors, output, print_json
 
 app = typer.Typer(help="Prompts: versions, diff, labels (protected ones move through releases), render.")
 LIST = ("name", "type", "latest", "labels", "tags", "updated_at")
-HISTORY = ("at", "label", "from_version", "to_version", "kind", "actor", "release", "reason")
+HISTORY = ("at", "label", "from_version", "to_version", "kind", "actor", "release", "gate", "approved_by", "reason")
 
 
 def _base(system: str, name: str) -> str:
@@ -208,6 +208,15 @@ def history(system: str, name: str, label_name: str = typer.Option(None, "--labe
     """Every label move, newest first: who, when, from → to, how (direct, release, rollback), why."""
     with client() as c:
         rows = c.get(f"{_base(system, name)}/history", label=label_name)
+    if not as_json:
+        rows = [
+            {
+                **r,
+                "gate": f"#{r['gate_evaluation_id']}" if r["gate_evaluation_id"] else None,
+                "approved_by": ", ".join(a["user"] for a in r["approvals"] if a["decision"] == "approve") or None,
+            }
+            for r in rows
+        ]
     output(rows, HISTORY, as_json)
 
 
