@@ -46,6 +46,7 @@ DOMAINS_SPEC: tuple[Domain, ...] = (
     Domain("prompts", cli="prompt"),
     Domain("monitoring", cli="metrics"),
     Domain("data", cli="data", extra_cli=(("pii_app", "pii"),)),
+    Domain("evaluation", cli="eval"),
     Domain("redteam", cli="redteam"),
     Domain("incidents", cli="incident"),
     Domain("feedback", cli="feedback", extra_cli=(("queue_app", "queue"),)),

@@ -1,0 +1,86 @@
+"""Running an evaluation: claim (short transaction) -> call the target (no transaction) -> record each item (a short
+transaction of its own) -> finish (short transaction). Used by the API (in the server process), the sweeper
+(schedules, and runs whose runner died) and the tests.
+
+A run killed midway keeps every item already recorded; `execute` on it again (after its lease ran out, or at once
+after a failure) calls the target only for the items still missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from charter.context import Ctx
+from charter.evaluation import rules
+from charter.evaluation.models import EvalRun
+from charter.evaluation.runner import ItemResult, RunError, run_evaluation
+from charter.evaluation.runs import Plan, claim, finish, record_item
+from charter.evaluation.targets import TargetError
+from charter.kit.clock import Clock
+from charter.kit.principal import Principal
+from charter.kit.settings import Settings
+
+
+class Runner:
+    """Everything a run needs besides its id: where to store, as whom, which clock, whose environment."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        principal: Principal,
+        clock: Clock,
+        settings: Settings,
+        *,
+        environ: Mapping[str, str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.factory, self.principal, self.clock, self.settings = factory, principal, clock, settings
+        self.environ, self.rng = environ, rng
+
+    def _ctx(self, session: Session) -> Ctx:
+        return Ctx(session=session, principal=self.principal, clock=self.clock, settings=self.settings)
+
+    def claim(self, run_id: int) -> Plan:
+        with self.factory() as session:
+            plan = claim(self._ctx(session), run_id)
+            session.commit()
+        return plan
+
+    def record(self, plan: Plan, result: ItemResult) -> None:
+        with self.factory() as session:
+            record_item(session, plan, result, timedelta(seconds=rules.LEASE_SECONDS))
+            session.commit()
+
+    def finish(self, run_id: int, error: str | None) -> EvalRun:
+        with self.factory() as session:
+            run = finish(self._ctx(session), run_id, error)
+            session.commit()
+        return run
+
+    async def execute(self, run_id: int) -> EvalRun:
+        """Claim, run every missing item, finish. A credential that cannot be resolved, or bad run settings, end
+        the run as failed with the reason (resumable once fixed)."""
+        plan = self.claim(run_id)
+        error: str | None = None
+        try:
+            await run_evaluation(
+                plan.target,
+                plan.samples,
+                lambda result: self.record(plan, result),
+                done=plan.done,
+                settings=plan.settings,
+                rng=self.rng,
+                environ=self.environ,
+                clock=self.clock.now,
+            )
+        except (TargetError, RunError) as exc:
+            error = str(exc)
+        return self.finish(run_id, error)
+
+    def execute_sync(self, run_id: int) -> EvalRun:
+        return asyncio.run(self.execute(run_id))
