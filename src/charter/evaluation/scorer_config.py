@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 __all__ = [
@@ -102,6 +101,8 @@ class JsonSchemaConfig(_Config):
     @field_validator("json_schema")
     @classmethod
     def _valid_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        import jsonschema  # start-up time: see pyproject's PLC0415 exceptions
+
         try:
             jsonschema.Draft202012Validator.check_schema(schema)
         except jsonschema.SchemaError as exc:

@@ -22,7 +22,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import jsonschema
 from pydantic import BaseModel
 from rapidfuzz import fuzz, utils
 
@@ -221,6 +220,8 @@ class NumericScorer:
 class JsonSchemaScorer:
     def __init__(self, config: JsonSchemaConfig) -> None:
         self.config = config
+        import jsonschema  # start-up time: see pyproject's PLC0415 exceptions
+
         checker = jsonschema.Draft202012Validator.FORMAT_CHECKER if config.check_formats else None
         self.validator = jsonschema.Draft202012Validator(config.json_schema, format_checker=checker)
 
@@ -235,7 +236,9 @@ class JsonSchemaScorer:
         errors = list(self.validator.iter_errors(document))
         if not errors:
             return _bool_score(True, "output is valid against the schema")
-        best = jsonschema.exceptions.best_match(errors)
+        from jsonschema.exceptions import best_match  # start-up time (imported already by __init__)
+
+        best = best_match(errors)
         where = best.json_path if best is not None else "$"
         message = best.message if best is not None else "invalid"
         return _bool_score(False, f"{len(errors)} schema error(s); at {where}: {message}")
