@@ -1,7 +1,7 @@
 """evaluation datasets targets runs benchmarks schedules
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-05 01:09:20.773190
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 import charter.kit.db
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
