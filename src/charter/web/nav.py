@@ -27,6 +27,7 @@ AREAS: tuple[Area, ...] = (
     Area("reviews", "Reviews", "/reviews", "sops:read", ("charter.procedures.service",)),
     Area("releases", "Releases", "/releases", "releases:read", ("charter.releases.service",)),
     Area("monitoring", "Monitoring", "/monitoring", "metrics:read", ("charter.monitoring.metrics.queries",)),
+    Area("redteam", "Red team", "/redteam", "redteam:read", ("charter.redteam.service",)),
     Area("incidents", "Incidents", "/incidents", "incidents:read", ("charter.incidents.service",)),
     Area("compliance", "Compliance", "/compliance", "compliance:read", ("charter.compliance.queries",)),
     Area("ledger", "Ledger", "/ledger", "audit:read", ("charter.ledger.chain",)),
