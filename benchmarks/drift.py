@@ -41,19 +41,21 @@ def make_data(rows: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str
     return ref, cur
 
 
-def run_charter(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray]) -> tuple[float, dict[str, bool], float]:
+def run_charter(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray]) -> tuple[float, dict[str, bool], float, float]:
     from charter.monitoring.drift import rules as drift
     from charter.monitoring.drift.profiles import build_profile
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     reference = build_profile(ref)
     current = build_profile(cur, reference=reference)
     report = drift.check(reference, current)
-    elapsed = time.perf_counter() - started
-    return elapsed, {c.column: c.drifted for c in report.columns}, report.drift_share
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return elapsed, {c.column: c.drifted for c in report.columns}, report.drift_share, cpu
 
 
-def run_evidently(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray]) -> tuple[float, dict[str, bool], float]:
+def run_evidently(
+    ref: dict[str, np.ndarray], cur: dict[str, np.ndarray]
+) -> tuple[float, dict[str, bool], float, float]:
     import pandas as pd
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
@@ -63,20 +65,20 @@ def run_evidently(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray]) -> tup
         numerical_columns=[f"num{i}" for i in range(NUMERIC)],
         categorical_columns=[f"cat{i}" for i in range(CATEGORICAL)],
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     snapshot = Report([DataDriftPreset()]).run(
         Dataset.from_pandas(cur_df, data_definition=definition),
         Dataset.from_pandas(ref_df, data_definition=definition),
     )
     result = snapshot.dict()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     verdicts = {}
     for metric in result["metrics"][1:]:
         cfg = metric["config"]
         value = float(metric["value"])
         p_value = "p_value" in cfg["method"]
         verdicts[cfg["column"]] = value < cfg["threshold"] if p_value else value >= cfg["threshold"]
-    return elapsed, verdicts, float(result["metrics"][0]["value"]["share"])
+    return elapsed, verdicts, float(result["metrics"][0]["value"]["share"]), cpu
 
 
 def best(fn, ref, cur, repeats):  # type: ignore[no-untyped-def]
@@ -99,20 +101,24 @@ def main() -> int:
     warm_ref, warm_cur = make_data(500, seed=1)
     run_charter(warm_ref, warm_cur)
     run_evidently(warm_ref, warm_cur)
-    print(f"{'rows':>10} {'charter s':>10} {'evidently s':>12} {'ratio':>8} {'verdicts agree':>15} {'drift share':>12}")
+    print(
+        f"{'rows':>10} {'charter s':>10} {'evidently s':>12} {'ratio':>8} {'verdicts agree':>15} {'drift share':>12}"
+        f"   CPU s: {'charter':>8} {'evidently':>10} {'ratio':>7}"
+    )
     ok = True
     for rows in sizes:
         ref, cur = make_data(rows)
         repeats = 3 if rows <= 10_000 else 1
-        charter_s, charter_v, charter_share = best(run_charter, ref, cur, repeats)
-        evidently_s, evidently_v, evidently_share = best(run_evidently, ref, cur, repeats)
+        charter_s, charter_v, charter_share, charter_cpu = best(run_charter, ref, cur, repeats)
+        evidently_s, evidently_v, evidently_share, evidently_cpu = best(run_evidently, ref, cur, repeats)
         ratio = evidently_s / charter_s
         same = sum(charter_v[c] == evidently_v[c] for c in charter_v)
         passed = same == len(charter_v) and ratio > 1 and (rows < 1_000_000 or ratio >= TARGET_RATIO)
         ok = ok and passed
         print(
             f"{rows:>10,} {charter_s:>10.3f} {evidently_s:>12.3f} {ratio:>7.1f}x {same:>8}/{len(charter_v):<6}"
-            f" {charter_share:>5.2f}/{evidently_share:<5.2f} {'' if passed else 'FAIL'}",
+            f" {charter_share:>5.2f}/{evidently_share:<5.2f}       {charter_cpu:>8.3f} {evidently_cpu:>10.3f}"
+            f" {evidently_cpu / max(charter_cpu, 1e-9):>6.1f}x {'' if passed else 'FAIL'}",
             flush=True,
         )
     print(f"load average after: {os.getloadavg()}")
