@@ -6,7 +6,7 @@ import pytest
 
 from charter.compliance import queries, service
 from charter.compliance.schemas import ApplicabilityIn, MappingIn
-from charter.kit.errors import NotFound, ValidationFailed
+from charter.kit.errors import NotFound, PermissionDenied, ValidationFailed
 from charter.policy.queries import read_policy
 from charter.policy.schemas import PolicySave, RuleSpec
 from charter.policy.service import save_policy
@@ -131,3 +131,18 @@ def test_bad_input_is_refused_with_what_is_allowed(actors: Actors) -> None:
             ),
         )
     assert [m.control for m in queries.list_mappings(ctx, requirement="eu-ai-act:Art. 1000")] == []
+
+
+def test_recorded_coverage_over_time_follows_the_data(actors: Actors) -> None:
+    ctx = actors.ctx("admin")
+    setup_acme(ctx)
+    service.record_coverage(actors.ctx("governance"), "chatbot", ["acme-ai-policy"])
+    service.set_mapping(ctx, MappingIn(control="inventory:system-register", requirement="acme-ai-policy:P1.3",
+                                       relation="satisfies", reason="The register names the owner."))  # fmt: skip
+    actors.clock.advance(minutes=5)
+    service.record_coverage(actors.ctx("governance"), "chatbot", ["acme-ai-policy"])
+    newest, oldest = queries.history(actors.ctx("viewer"), "chatbot", "acme-ai-policy")
+    assert (oldest.met, oldest.missing) == (0, 2) and (newest.met, newest.missing) == (1, 1)
+    assert newest.taken_at > oldest.taken_at and newest.digest != oldest.digest
+    with pytest.raises(PermissionDenied):
+        service.record_coverage(actors.ctx("viewer"), "chatbot", ["acme-ai-policy"])

@@ -30,6 +30,9 @@ def test_coverage_on_the_demo_is_computed_and_explained(demo: Ctx) -> None:
         assert row.why and (row.via or any(c.status == "met" for c in row.controls))
     with_evidence = [r for r in met if r.evidence()]
     assert with_evidence and all(e.ref and e.title for r in with_evidence for e in r.evidence())
+    gates = [c for r in cov.requirements for c in r.controls if c.control.startswith("gate:") and c.status == "met"]
+    assert gates and all(c.why.startswith("passed at the ") for c in gates)  # the demo's real gate evaluations
+    assert all(c.evidence[0].ref.startswith("gate-evaluation:") for c in gates)
     eu = queries.coverage(demo, "support-chatbot", "eu-ai-act")
     assert all(r.why for r in eu.requirements)
     assert eu.counts["not_applicable"] > 0

@@ -158,6 +158,17 @@ class CoverageEngine:
         self._direct[ref] = found
         return found
 
+    def implying(self, ref: str) -> list[str]:
+        """Requirements whose being met meets `ref`: `equivalent` either way, and the wider side (`to`) of a
+        `subset` row whose narrower side (`from`) is `ref` (Catalogs.implied read the other way)."""
+        out = []
+        for e in self.catalogs.crosswalk_of(ref):
+            if e.relation == "equivalent":
+                out.append(e.to if e.from_ == ref else e.from_)
+            elif e.relation == "subset" and e.from_ == ref:
+                out.append(e.to)
+        return out
+
     def requirement(
         self, framework_id: str, req: Requirement, tier: str, role: str, choice: Choice | None
     ) -> RequirementCoverage:
@@ -178,8 +189,7 @@ class CoverageEngine:
             return make("not_applicable", why)
         if status != "met":
             via = []
-            for entry in self.catalogs.implied(ref):
-                other = entry.to if entry.from_ == ref else entry.from_
+            for other in self.implying(ref):
                 if self.direct(other)[0] == "met":
                     via.append(other)
             if via:
