@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from tests.releases.test_tour import Walk, parse
 
 from charter.ledger.models import LedgerEntry
+from tests.releases.test_tour import Walk, parse
 
 TOUR = Path(__file__).resolve().parents[2] / "docs" / "tour-data.md"
 
@@ -22,7 +22,9 @@ def people(actors: Any) -> None:
     actors.add_user("grace", "governance")
 
 
-def test_the_data_tour_runs_as_written(cli: Any, clock: Any, people: None, actors: Any, tmp_path: Path, monkeypatch: Any) -> None:
+def test_the_data_tour_runs_as_written(
+    cli: Any, clock: Any, people: None, actors: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
     monkeypatch.chdir(tmp_path)
     steps = parse(TOUR.read_text())
     assert sum(1 for s in steps if s.kind == "run") >= 20
@@ -37,7 +39,10 @@ def test_the_data_tour_runs_as_written(cli: Any, clock: Any, people: None, actor
 
     # The ledger tells the dataset's story, and no guard record holds the e-mail address.
     actions = [
-        a for (a,) in actors.session.execute(select(LedgerEntry.action).where(LedgerEntry.entity_type == "dataset").order_by(LedgerEntry.seq))
+        a
+        for (a,) in actors.session.execute(
+            select(LedgerEntry.action).where(LedgerEntry.entity_type == "dataset").order_by(LedgerEntry.seq)
+        )
     ]
     assert actions == ["dataset.registered", "dataset.expired", "dataset.deleted"]
     guards = actors.session.execute(select(LedgerEntry.after).where(LedgerEntry.action == "pii.guard")).scalars().all()
