@@ -62,6 +62,9 @@ def test_open_acknowledge_update_resolve(browser_for, actors, session) -> None:
     assert "Disabled the medical intent; watching." in page
     eng.submit(f"{url}/transition", {"to": "resolved", "version": _version(page)})
     page = eng.get(url).text
+    assert f"Reason: say why you resolve {key}" in page  # resolving asks what was done
+    eng.submit(f"{url}/transition", {"to": "resolved", "version": _version(page), "reason": "filter deployed"})
+    page = eng.get(url).text
     assert f"{key} is now resolved." in page
     assert "open incident" not in page.lower().split("<main")[1][:200]
 

@@ -24,6 +24,16 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     "retired": frozenset(),
 }
 
+StageMove = Literal["forward", "back", "retire"]
+
+
+def stage_move(current: str, target: str) -> StageMove:
+    """Which way a stage move goes: forward (towards production), back (a demotion) or retire."""
+    if target == "retired":
+        return "retire"
+    return "forward" if LIFECYCLE_STAGES.index(target) > LIFECYCLE_STAGES.index(current) else "back"  # type: ignore[arg-type]
+
+
 DeploymentType = Literal["in_house_model", "vendor_api", "vendor_saas", "embedded"]
 DEPLOYMENT_TYPES: Final[tuple[DeploymentType, ...]] = get_args(DeploymentType)
 RiskTier = Literal["prohibited", "high", "limited", "minimal", "unclassified"]

@@ -65,7 +65,7 @@ def list_page(request: Request, ctx: WebCtx) -> Response:
 
 
 def _new_page(request: Request, ctx: Ctx, status: int = 200, **context: Any) -> Response:
-    context.setdefault("form", {"system": request.query_params.get("system", ""), "severity": "MEDIUM"})
+    context.setdefault("form", {"system": request.query_params.get("system", "")})  # severity: no default (D32)
     context.setdefault("errors", {})
     systems = [s for s in inventory.list_systems(ctx, inventory.SystemFilter(), limit=500)[0] if s.stage != "retired"]
     return render(
@@ -153,11 +153,19 @@ def post_update(request: Request, ctx: WebCtx, form: Form, key: str) -> Response
     return _do(request, ctx, key, run, "Update posted to the timeline.")
 
 
+REASON_NEEDED = {"resolved": "resolve", "declined": "decline"}
+"""In the console, resolving asks for a reason too (what was done), like declining and reopening (D32)."""
+
+
 @router.post("/incidents/{key}/transition")
 def move(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
     to = field(form, "to")
 
     def run() -> None:
+        life = catalog.load().lifecycle
+        what = REASON_NEEDED.get(life.category(to)) if to in life.statuses else None
+        if what and not field(form, "reason"):
+            raise ValidationFailed(f"Reason: say why you {what} {key} (kept in the ledger and the timeline).")
         data = TransitionIn.model_validate(
             {
                 "to": to,

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request, Response
 
 from charter.context import Ctx
 from charter.inventory import queries, service
-from charter.inventory.rules import DATA_CATEGORIES, DEPLOYMENT_TYPES, LIFECYCLE_STAGES, RISK_TIERS
+from charter.inventory.rules import DATA_CATEGORIES, DEPLOYMENT_TYPES, LIFECYCLE_STAGES, RISK_TIERS, stage_move
 from charter.inventory.schemas import SystemCreate, SystemRead, SystemUpdate, Transition
+from charter.kit.errors import ValidationFailed
 from charter.web.actions import run_and_redirect, run_or_rerender
 from charter.web.deps import Form, WebCtx, WebRoute, field
 from charter.web.forms import optional_int, split_list, values
@@ -33,7 +34,7 @@ SORTS = {
 }
 CHOICES = {
     "stages": LIFECYCLE_STAGES,
-    "tiers": RISK_TIERS,
+    "tiers": [t for t in RISK_TIERS if t != "unclassified"],  # blank = not classified yet (D32)
     "deployment_types": DEPLOYMENT_TYPES,
     "data_categories": DATA_CATEGORIES,
 }
@@ -75,7 +76,7 @@ def list_page(request: Request, ctx: WebCtx) -> Response:
 
 
 def _form_page(request: Request, ctx: Ctx, status: int = 200, **context: Any) -> Response:
-    context.setdefault("form", {"owner": ctx.principal.name, "deployment_type": "in_house_model"})
+    context.setdefault("form", {"owner": ctx.principal.name})  # required choices start blank (D32)
     context.setdefault("errors", {})
     return render(request, "systems/new.html", status=status, **CHOICES, **context)
 
@@ -138,6 +139,7 @@ def overview(request: Request, ctx: WebCtx, key: str) -> Response:
         "systems/overview.html",
         summary=system_summary(request, ctx, key),
         stages=LIFECYCLE_STAGES,
+        stage_move=stage_move,
     )
 
 
@@ -215,23 +217,29 @@ def edit(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
 def transition(request: Request, ctx: WebCtx, form: Form, key: str) -> Response:
     target = field(form, "to")
     reason = field(form, "reason") or None
-    if target == "retired" and field(form, "confirm") != "yes":
-        current = queries.read_system(ctx, key)
+    current = queries.read_system(ctx, key)
+    move = stage_move(current.stage, target) if target in current.allowed_transitions else "forward"
+    if move != "forward" and field(form, "confirm") != "yes":  # demotions and retiring are confirmed (D32)
         ctx.require("systems:transition")
         return render(
             request,
             "confirm.html",
-            title=f"Retire {current.name}?",
+            title=f"Retire {current.name}?" if move == "retire" else f"Move {current.name} back to {target}?",
             message="Retiring is final: a retired system cannot move to any other stage. "
-            "Its history, risks and ledger entries stay readable.",
+            "Its history, risks and ledger entries stay readable."
+            if move == "retire"
+            else f"This is a demotion from {current.stage} to {target}: releases deployed at {current.stage} "
+            "stay recorded, and the system has to pass the gates again to come back.",
             action=f"/systems/{key}/transition",
             fields={"to": target, "version": field(form, "version"), "reason": reason or ""},
-            confirm_label="Yes, retire this system",
+            confirm_label="Yes, retire this system" if move == "retire" else f"Yes, move it back to {target}",
             cancel_href=f"/systems/{key}",
-            reason_required=False,
+            reason_required=move == "back",
         )
 
     def change() -> AISystem:
+        if move == "back" and not reason:
+            raise ValidationFailed(f"Reason: say why {current.name} moves back to {target} (kept in the ledger).")
         data = Transition.model_validate(
             {"to": target, "version": optional_int(field(form, "version")), "reason": reason}
         )
