@@ -54,10 +54,12 @@ def test_register_form_shows_each_problem_beside_the_field_and_keeps_the_input(b
     r = client.submit("/systems", FORM | {"key": "Bad Key!"})
     assert r.status_code == 422
     assert 'id="key-err"' in r.text and 'aria-invalid="true"' in r.text
+    assert "Key: use 3 to 64 lowercase letters, digits and dashes" in r.text  # plain language (finding 2)
     assert 'value="Loan Scorer"' in r.text and 'value="financial" checked' in r.text  # input kept
     r = client.submit("/systems", FORM | {"deployment_type": "vendor_api"})
     assert r.status_code == 422
-    assert "vendor_name is required for deployment_type vendor_api" in r.text
+    assert "Vendor: name the vendor: it is required for vendor APIs and vendor SaaS" in r.text
+    assert 'id="vendor_name-err"' in r.text  # beside the field it is about
 
 
 def test_duplicate_key_is_reported_on_the_form(browser_for, actors, session) -> None:

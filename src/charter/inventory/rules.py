@@ -31,7 +31,7 @@ def stage_move(current: str, target: str) -> StageMove:
     """Which way a stage move goes: forward (towards production), back (a demotion) or retire."""
     if target == "retired":
         return "retire"
-    return "forward" if LIFECYCLE_STAGES.index(target) > LIFECYCLE_STAGES.index(current) else "back"  # type: ignore[arg-type]
+    return "forward" if LIFECYCLE_STAGES.index(target) > LIFECYCLE_STAGES.index(current) else "back"
 
 
 DeploymentType = Literal["in_house_model", "vendor_api", "vendor_saas", "embedded"]

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from charter.context import Ctx
 from charter.kit.errors import CharterError
-from charter.web.forms import GENERAL, field_errors, summary
+from charter.web.forms import field_errors, refusal_errors, summary
 from charter.web.render import redirect
 
 T = TypeVar("T")
@@ -74,7 +74,7 @@ def run_change(
             ctx.session.rollback()
         if exc.status == 403 and forbidden == "raise":
             raise
-        return Refusal(exc.status, {GENERAL: exc.detail})
+        return Refusal(exc.status, refusal_errors(exc))
     return result
 
 

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from charter import __version__
 from charter.kit.clock import as_utc
+from charter.web.messages import label_of
 from charter.web.nav import navigation
 from charter.web.static_files import static_url
 
@@ -87,7 +88,7 @@ def _env() -> Environment:
         dict_merge=lambda a, b: {**a, **b},
         options=options,
     )
-    env.globals.update(static=static_url, version=__version__)
+    env.globals.update(static=static_url, version=__version__, field_label=label_of)
     return env
 
 

@@ -54,3 +54,45 @@ def test_7_each_role_starts_on_its_own_question(new_page, width: int) -> None:
         assert page.get_by_role("heading", name=first).is_visible()
         _no_sideways_scroll(page)
         assert axe_violations(page) == [], role
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_1_register_form_does_not_preselect_a_tier(new_page, width: int) -> None:
+    page = _page(new_page, "governance", width)
+    page.goto("/systems/new")
+    assert page.get_by_label("Tier", exact=True).input_value() == ""  # "— not classified yet —", not Prohibited
+    assert page.get_by_label("Deployment type (required)").input_value() == ""
+    _no_sideways_scroll(page)
+    assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_8_a_production_system_is_not_demoted_by_default(new_page, width: int) -> None:
+    page = _page(new_page, "governance", width)
+    page.goto("/systems/support-chatbot")
+    move = page.get_by_label("Move to stage")
+    assert move.input_value() == ""  # production has no forward move: nothing is preselected
+    move.select_option("pilot")
+    page.get_by_role("button", name="Move stage").click()
+    assert page.get_by_role("heading", name="Move Customer Support Chatbot back to pilot?").is_visible()
+    assert page.get_by_label("Reason (required, kept in the ledger)").is_visible()
+    _no_sideways_scroll(page)
+    page.get_by_role("link", name="Cancel").click()
+    assert "Production (current)" in page.locator("ol.stages").inner_text()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_2_errors_are_written_for_people_and_keep_what_was_typed(new_page, width: int) -> None:
+    page = _page(new_page, "engineer", width)
+    page.goto("/systems/new")
+    page.get_by_label("Key (required)").fill("Support Bot!")
+    page.get_by_label("Name (required)").fill("Support Bot")
+    page.get_by_label("Deployment type (required)").select_option("vendor_api")
+    page.get_by_role("button", name="Register").click()
+    errors = page.get_by_role("alert").inner_text()
+    assert "Key: use 3 to 64 lowercase letters, digits and dashes" in errors
+    assert "String should" not in errors and "Value error" not in errors
+    assert page.get_by_label("Name (required)").input_value() == "Support Bot"  # kept
+    assert page.get_by_label("Key (required)").get_attribute("aria-invalid") == "true"
+    _no_sideways_scroll(page)
+    assert axe_violations(page) == []
