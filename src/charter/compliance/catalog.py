@@ -178,10 +178,11 @@ def split_ref(ref: str) -> tuple[str, str]:
 # --- parsing one file -------------------------------------------------------------------------------------------
 
 
-def _parse(text: str, source: str, model: type[BaseModel]) -> tuple[Any, YamlDocument]:
-    if len(text.encode()) > MAX_FILE_BYTES:
-        raise CatalogError([Problem(source, None, "", f"file larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")])
-    doc = read_yaml(text, source)
+def _parse(text: str, source: str, model: type[BaseModel], doc: YamlDocument | None = None) -> tuple[Any, YamlDocument]:
+    if doc is None:
+        if len(text.encode()) > MAX_FILE_BYTES:
+            raise CatalogError([Problem(source, None, "", f"file larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")])
+        doc = read_yaml(text, source)
     if not isinstance(doc.data, dict):
         raise CatalogError([Problem(source, doc.line_of(()), "", "expected a mapping at the top of the file")])
     try:
@@ -232,9 +233,9 @@ def _missing(req_id: str, known: Iterable[str], framework_id: str) -> str:
     return f"no requirement '{req_id}' in framework '{framework_id}'{hint}"
 
 
-def parse_framework(text: str, source: str) -> Framework:
-    """Parse and check one framework file; raise CatalogError listing every problem with its line."""
-    fw, doc = _parse(text, source, Framework)
+def parse_framework(text: str, source: str, doc: YamlDocument | None = None) -> Framework:
+    """Parse and check one framework file (or its already parsed `doc`); CatalogError lists every problem."""
+    fw, doc = _parse(text, source, Framework, doc)
     assert isinstance(fw, Framework)
     problems = _framework_problems(fw, doc)
     if problems:
@@ -388,11 +389,11 @@ def load_catalogs(directories: Sequence[Path]) -> Catalogs:
                 text = _read(path)
                 doc = read_yaml(text, str(path))
                 if isinstance(doc.data, dict) and "mappings" in doc.data and "requirements" not in doc.data:
-                    mapping, doc = _parse(text, str(path), OwaspVersionMapping)
+                    mapping, doc = _parse(text, str(path), OwaspVersionMapping, doc)
                     assert isinstance(mapping, OwaspVersionMapping)
                     owasp.append((mapping, doc))
                     continue
-                fw = parse_framework(text, str(path))
+                fw = parse_framework(text, str(path), doc)
             except CatalogError as exc:
                 problems.extend(exc.problems)
                 continue

@@ -130,6 +130,23 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, filename: str, first_line: int, c
     )
 
 
+_CLoader: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+
+
+def _fast_compose(text: str) -> tuple[yaml.SafeLoader | None, yaml.Node | None]:
+    """Compose with libyaml when it is installed (20x faster on large catalogs; nodes keep their marks);
+    (None, None) when it is not or the text does not parse."""
+    if _CLoader is None:
+        return None, None
+    loader = _CLoader(text)
+    try:
+        return loader, loader.get_single_node()
+    except yaml.YAMLError:
+        return None, None
+    finally:
+        loader.dispose()
+
+
 def compose_yaml(
     text: str,
     filename: str,
@@ -142,15 +159,17 @@ def compose_yaml(
     """Parse one YAML document, refusing duplicate keys; every error names the file and line (`first_line`: the
     file line the text starts on, for YAML embedded in another file; `columns`: also the column, and the context of
     a syntax error). An empty document is an error unless `allow_empty` (then its value is None)."""
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        raise error([_syntax_problem(exc, filename, first_line, columns)]) from None
-    except yaml.YAMLError as exc:
-        raise error([Problem(filename, None, "", f"not valid YAML: {exc}")]) from None
-    finally:
-        loader.dispose()
+    loader, node = _fast_compose(text)
+    if loader is None:  # no libyaml, or the text does not parse: the pure-Python parser says why, the same everywhere
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            raise error([_syntax_problem(exc, filename, first_line, columns)]) from None
+        except yaml.YAMLError as exc:
+            raise error([Problem(filename, None, "", f"not valid YAML: {exc}")]) from None
+        finally:
+            loader.dispose()
     if node is None:
         if allow_empty:
             return YamlDocument(None, {}, {}, {})
