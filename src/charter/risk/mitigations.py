@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from charter.kit.errors import Conflict, NotFound, StaleVersion
+from charter.kit.numbering import lock_scope
 from charter.ledger.chain import snapshot
 from charter.risk import rules
 from charter.risk.models import Risk, RiskMitigation
@@ -52,6 +53,7 @@ def add_mitigation(ctx: Ctx, key: str, data: MitigationCreate) -> RiskMitigation
     ctx.require("risks:write")
     risk = get_risk(ctx.session, key)
     _refuse_frozen(risk)
+    lock_scope(ctx.session, f"risk-mitigation:{risk.id}")
     number = (
         ctx.session.execute(select(func.max(RiskMitigation.number)).where(RiskMitigation.risk_id == risk.id)).scalar()
         or 0

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from charter.access.models import User
 from charter.inventory.queries import get_system
 from charter.kit.clock import as_utc
 from charter.kit.errors import Conflict, PermissionDenied, StaleVersion, ValidationFailed
+from charter.kit.numbering import lock_scope
 from charter.kit.principal import require_distinct
 from charter.ledger.chain import snapshot
 from charter.risk import rules
@@ -126,19 +126,13 @@ def create_risk(ctx: Ctx, data: RiskCreate, *, reason: str | None = None) -> Ris
 
 
 def _insert_numbered(ctx: Ctx, values: dict[str, Any]) -> Risk:
-    """Insert with the next sequential key; a concurrent insert of the same number retries."""
-    for _attempt in range(5):
-        number = (ctx.session.execute(select(func.max(Risk.number))).scalar() or 0) + 1
-        risk = Risk(number=number, key=rules.format_key(number), **values)
-        try:
-            with ctx.session.begin_nested():
-                ctx.session.add(risk)
-        except IntegrityError:
-            if ctx.session.execute(select(Risk.id).where(Risk.number == number)).first() is None:
-                raise
-            continue
-        return risk
-    raise Conflict("could not allocate a risk key under concurrent inserts; try again")
+    """Insert with the next sequential key, allocated under the scope's lock (kit/numbering.py)."""
+    lock_scope(ctx.session, "risk")
+    number = (ctx.session.execute(select(func.max(Risk.number))).scalar() or 0) + 1
+    risk = Risk(number=number, key=rules.format_key(number), **values)
+    ctx.session.add(risk)
+    ctx.session.flush()
+    return risk
 
 
 def update_risk(ctx: Ctx, key: str, data: RiskUpdate) -> Risk:

@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from charter.kit.errors import Conflict, NotFound, ValidationFailed
+from charter.kit.numbering import lock_scope
 from charter.ledger.chain import snapshot
 from charter.risk.content import parse_matrix, shipped_categories, shipped_default, shipped_matrices
 from charter.risk.matrices.rules import MatrixSpec
@@ -124,6 +125,7 @@ def ensure_installed(ctx: Ctx, spec: MatrixSpec) -> RiskMatrix:
 
 
 def _next_version(session: Session, name: str) -> int:
+    lock_scope(session, f"risk-matrix:{name}")
     versions = list(session.execute(select(RiskMatrix.version).where(RiskMatrix.name == name)).scalars())
     versions += [s.version for s in shipped_matrices().values() if s.name == name]
     return max(versions, default=0) + 1
