@@ -10,22 +10,27 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from charter.access.deps import CtxDep
-from charter.evaluation import queries, runs, service
+from charter.evaluation import benchmarks, queries, runs, schedules, service
 from charter.evaluation.agreement import calibrate
 from charter.evaluation.dataset_files import write_samples
 from charter.evaluation.datasets import DatasetError
 from charter.evaluation.execute import Runner
 from charter.evaluation.schemas import (
     AgreementIn,
+    BenchmarkCreate,
     CalibrationCreate,
     CalibrationRead,
     DatasetImport,
     DatasetRead,
     DatasetVersionRead,
     Format,
+    RatingIn,
+    RatingsImport,
     RunCreate,
     RunDetail,
     RunRead,
+    ScheduleCreate,
+    ScheduleRead,
     TargetCreate,
     TargetRead,
     TargetTestRead,
@@ -34,6 +39,7 @@ from charter.evaluation.stats import StatisticsInputError
 from charter.evaluation.target_calls import test_target
 from charter.evaluation.targets import parse_target
 from charter.kit.errors import ValidationFailed
+from charter.kit.principal import SYSTEM
 from charter.kit.routing import API
 
 router = APIRouter(prefix=f"{API}/eval", tags=["evaluation"])
@@ -160,3 +166,69 @@ def list_runs(
 @router.get("/runs/{run_id}", summary="One run (items=true: every item side by side with its scores)")
 def read_run(run_id: int, ctx: CtxDep, items: bool = False) -> RunRead | RunDetail:
     return queries.read_run(ctx, run_id, items=items)
+
+
+# ----------------------------------------------------------------------------- blinded expert benchmarks
+
+
+@router.post("/benchmarks", status_code=201, summary="Create a blinded benchmark of a run against the expert")
+def create_benchmark(body: BenchmarkCreate, ctx: CtxDep) -> dict[str, Any]:
+    created = benchmarks.create_benchmark(
+        ctx,
+        body.system,
+        body.name,
+        body.run,
+        body.expert,
+        body.raters,
+        min_raters=body.min_raters,
+        pass_threshold=body.pass_threshold,
+    )
+    ctx.commit()
+    return benchmarks.report(ctx.session, created)
+
+
+@router.get("/benchmarks/{benchmark_id}/next", summary="The signed-in rater's next task, blinded (answers A and B)")
+def next_task(benchmark_id: int, ctx: CtxDep) -> dict[str, Any]:
+    return benchmarks.next_task(ctx, benchmark_id)
+
+
+@router.post("/benchmarks/{benchmark_id}/ratings", status_code=201, summary="Rate one task blind: A, B or tie")
+def rate(benchmark_id: int, body: RatingIn, ctx: CtxDep) -> dict[str, Any]:
+    progress = benchmarks.rate(ctx, benchmark_id, body.task_id, body.choice)
+    ctx.commit()
+    return progress
+
+
+@router.post("/benchmarks/{benchmark_id}/ratings/import", status_code=201, summary="Import ratings (CSV), all or none")
+def import_ratings(benchmark_id: int, body: RatingsImport, ctx: CtxDep) -> dict[str, Any]:
+    result = benchmarks.import_ratings(ctx, benchmark_id, body.content)
+    ctx.commit()
+    return result
+
+
+@router.get("/benchmarks/{benchmark_id}", summary="The benchmark report: win/tie/loss, Wilson interval, agreement")
+def benchmark_report(benchmark_id: int, ctx: CtxDep) -> dict[str, Any]:
+    return benchmarks.read_report(ctx, benchmark_id)
+
+
+# ----------------------------------------------------------------------------- continuous validation
+
+
+@router.post("/schedules", status_code=201, summary="Add a continuous-validation schedule (with its alert rule)")
+def add_schedule(body: ScheduleCreate, ctx: CtxDep) -> ScheduleRead:
+    schedule = schedules.add_schedule(ctx, body)
+    ctx.commit()
+    return schedules.schedule_read(ctx.session, schedule)
+
+
+@router.get("/schedules", summary="The continuous-validation schedules of a system")
+def list_schedules(ctx: CtxDep, system: str) -> list[ScheduleRead]:
+    return schedules.list_schedules(ctx, system)
+
+
+@router.post("/schedules/run-due", summary="Run the due schedules now (what the sweeper does each round)")
+async def run_due(ctx: CtxDep, request: Request) -> list[dict[str, Any]]:
+    ctx.require("evals:write")
+    ctx.session.rollback()
+    state = request.app.state
+    return await Runner(state.session_factory, SYSTEM, state.clock, state.settings).run_due()

@@ -8,6 +8,8 @@ from typing import Any
 
 import typer
 
+from charter.evaluation.benchmark_cli import app as benchmark_app
+from charter.evaluation.schedule_cli import app as schedule_app
 from charter.kit.cli import JsonOpt, client, fail, handle_errors, output
 
 app = typer.Typer(
@@ -17,6 +19,8 @@ dataset_app = typer.Typer(help="Evaluation datasets (immutable versions).", no_a
 target_app = typer.Typer(help="Targets: how Charter calls the system under test (or a judge).", no_args_is_help=True)
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(target_app, name="target")
+app.add_typer(benchmark_app, name="benchmark")
+app.add_typer(schedule_app, name="schedule")
 
 BASE = "/api/v1/eval"
 
@@ -294,3 +298,78 @@ def resume(run_id: int, as_json: bool = JsonOpt) -> None:
     with client() as c:
         data = c.post(f"{BASE}/runs/{run_id}/resume")
     output(data, (), True) if as_json else print_run(data)
+
+
+# ----------------------------------------------------------------------------- agreement and judge calibration
+
+
+def _pairs(file: Path, human: str, judge: str) -> tuple[list[str], list[str]]:
+    import csv
+
+    rows = list(csv.DictReader(_read(file).splitlines()))
+    columns = list(rows[0]) if rows else []
+    for col in (human, judge):
+        if col not in columns:
+            raise fail(f"{file}: no column {col!r}; columns: {', '.join(columns) or 'none'}", 2)
+    return [r[human] for r in rows], [r[judge] for r in rows]
+
+
+def print_calibration(data: dict[str, Any]) -> None:
+    def f(v: Any) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    low, high = data["accuracy_wilson95"]
+    typer.echo(
+        f"n {data['n']}: accuracy {f(data['accuracy'])} [{low:.3f}, {high:.3f}], precision "
+        f"{f(data['precision'])}, recall {f(data['recall'])}, F1 {f(data['f1'])}, Cohen's kappa "
+        f"{f(data['cohen_kappa'])}, Krippendorff's alpha {f(data['krippendorff_alpha'])}, MAE {f(data['mae'])}"
+    )
+
+
+@app.command("agreement")
+@handle_errors
+def agreement(
+    file: Path,
+    human: str = typer.Option(..., help="the column of the human labels"),
+    judge: str = typer.Option(..., help="the column of the judge's labels"),
+    scale: str = typer.Option(..., help="binary or interval"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Calibration statistics of a file of paired labels (computed here; nothing is stored)."""
+    from charter.evaluation.agreement import calibrate
+    from charter.evaluation.stats import StatisticsInputError
+
+    if scale not in ("binary", "interval"):
+        raise fail(f"--scale {scale!r} is not allowed; use binary or interval", 2)
+    h, j = _pairs(file, human, judge)
+    try:
+        data = calibrate(h, j, scale).as_dict()  # type: ignore[arg-type]
+    except StatisticsInputError as exc:
+        raise fail(f"{file}: {exc}") from None
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        print_calibration(data)
+
+
+@app.command("calibrate")
+@handle_errors
+def calibrate_judge(
+    judge_target: str = typer.Argument(..., metavar="JUDGE", help="the judge's target name"),
+    file: Path = typer.Argument(...),
+    human: str = typer.Option(...),
+    judge: str = typer.Option(...),
+    scale: str = typer.Option(...),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Calibrate a judge against human labels and store the result with the judge (gates read it)."""
+    h, j = _pairs(file, human, judge)
+    with client() as c:
+        data = c.post(
+            f"{BASE}/targets/{judge_target}/calibrations", {"human": h, "judge": j, "scale": scale, "source": file.name}
+        )
+    if as_json:
+        output(data, (), True)
+    else:
+        typer.echo(f"calibration {data['id']} stored with judge {data['judge']}")
+        print_calibration(data["stats"])

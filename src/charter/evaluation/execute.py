@@ -9,10 +9,14 @@ after a failure) calls the target only for the items still missing.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
+import threading
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from charter.context import Ctx
@@ -20,10 +24,13 @@ from charter.evaluation import rules
 from charter.evaluation.models import EvalRun
 from charter.evaluation.runner import ItemResult, RunError, run_evaluation
 from charter.evaluation.runs import Plan, claim, finish, record_item
+from charter.evaluation.schedules import judge_run, queue_due
 from charter.evaluation.targets import TargetError
 from charter.kit.clock import Clock
 from charter.kit.principal import Principal
 from charter.kit.settings import Settings
+
+log = logging.getLogger("charter.evaluation")
 
 
 class Runner:
@@ -84,3 +91,61 @@ class Runner:
 
     def execute_sync(self, run_id: int) -> EvalRun:
         return asyncio.run(self.execute(run_id))
+
+    async def run_due(self) -> list[dict[str, Any]]:
+        """One round of continuous validation: queue the due schedules' runs, run each, judge each."""
+        with self.factory() as session:
+            queued = queue_due(self._ctx(session))
+            session.commit()
+        verdicts = []
+        for run_id in queued:
+            await self.execute(run_id)
+            with self.factory() as session:
+                verdict = judge_run(self._ctx(session), run_id)
+                session.commit()
+            verdicts.append(verdict or {"run": run_id, "dropped": None, "reason": "the run did not complete"})
+        return verdicts
+
+    async def resume_stale(self) -> list[int]:
+        """Resume every run whose runner stopped being heard from (its lease ran out): a killed server's runs."""
+        with self.factory() as session:
+            now = self.clock.now()
+            stale = list(
+                session.execute(
+                    select(EvalRun.id).where(EvalRun.status == "running", EvalRun.lease_until < now)
+                ).scalars()
+            )
+        for run_id in stale:
+            await self.execute(run_id)
+            with self.factory() as session:
+                judge_run(self._ctx(session), run_id)
+                session.commit()
+        return stale
+
+
+class Worker:
+    """The sweeper's evaluation worker: one thread with its own event loop; each tick runs the due schedules
+    and resumes stale runs, never inside the sweeper's transaction."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self._busy = threading.Lock()
+
+    def tick(self) -> bool:
+        """Start a round in the background unless one is running; True when started."""
+        if not self._busy.acquire(blocking=False):
+            return False
+        threading.Thread(target=self._round, name="charter-eval-worker", daemon=True).start()
+        return True
+
+    def _round(self) -> None:
+        try:
+            asyncio.run(self._both())
+        except Exception:  # a bug must not kill the sweeper; the runs stay resumable
+            log.exception("evaluation worker round failed")
+        finally:
+            self._busy.release()
+
+    async def _both(self) -> None:
+        await self.runner.resume_stale()
+        await self.runner.run_due()

@@ -151,3 +151,51 @@ class CalibrationRead(BaseModel):
     source: str
     created_at: datetime
     created_by: str
+
+
+class BenchmarkCreate(_In):
+    system: str
+    name: str
+    run: int
+    expert: str = Field(description="the username of the expert who wrote the reference answers")
+    raters: list[str] = Field(min_length=1)
+    min_raters: int = Field(default=2, ge=1, le=20)
+    pass_threshold: float = Field(default=0.5, ge=0, le=1, description="on the lower bound of win-or-tie")
+
+
+class RatingIn(_In):
+    task_id: str
+    choice: Literal["A", "B", "tie"]
+
+
+class RatingsImport(_In):
+    content: str = Field(description="CSV task_id,rater,verdict")
+
+
+class ScheduleCreate(_In):
+    system: str
+    name: str
+    dataset: str
+    target: str
+    stage: Literal["sandbox", "pilot", "production"] = "production"
+    scorer: dict[str, Any] | str = "exact"
+    every: str = Field(default="24h", description="interval: seconds or 30m, 24h, 7d")
+    max_drop: float = Field(default=0.05, ge=0, le=1)
+    baseline: float | None = Field(default=None, ge=0, le=1, description="default: the first run's pass rate")
+
+
+class ScheduleRead(BaseModel):
+    name: str
+    system: str
+    dataset: str
+    dataset_version: int
+    target: str
+    stage: str
+    scorer: dict[str, Any]
+    interval_seconds: int
+    max_drop: float
+    baseline: float | None
+    enabled: bool
+    next_run_at: datetime
+    last_run_id: int | None
+    version: int
