@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from charter.sweeps import register_sweep, sweep_lock
 
 def sweep(ctx: Ctx) -> dict[str, Any]:
     """One round. Runs as the system principal in its own transaction (charter.sweeps.run_all)."""
+    started = time.perf_counter()
     if not sweep_lock(ctx.session, "monitoring"):
         return {"skipped": "another process is sweeping"}
     systems = ctx.session.execute(
@@ -26,11 +28,12 @@ def sweep(ctx: Ctx) -> dict[str, Any]:
     changes = []
     for system in list(systems):
         changes.extend(evaluate_system(ctx, system))
-    return {
+    result = {
         "alert_changes": [f"{c.system_key}/{c.rule_key}: {c.old_state or 'new'} -> {c.new_state}" for c in changes],
         "post_deploy": advance_watches(ctx),
         "compacted": compact(ctx),
     }
+    return {**result, "seconds": round(time.perf_counter() - started, 4)}
 
 
 def _register() -> None:

@@ -159,6 +159,27 @@ def _window_points(
     return [(ts, v) for ts, v in session.execute(stmt)]
 
 
+def _latest_values(session: Session, system_id: int, name: str, labels: str, since: datetime, n: int) -> list[float]:
+    """The newest `n` values of the window, oldest first: read newest first along the (series_id, ts) index,
+    so the cost is bounded by `n` whatever the window holds (D110). Values only: no timestamps to convert."""
+    series_id = session.execute(
+        select(MetricSeries.id).where(
+            MetricSeries.system_id == system_id, MetricSeries.name == name, MetricSeries.labels == labels
+        )
+    ).scalar()
+    if series_id is None:
+        return []
+    newest_first = (
+        select(MetricPoint.value)
+        .where(MetricPoint.series_id == series_id, MetricPoint.ts > since)
+        .order_by(MetricPoint.ts.desc(), MetricPoint.id.desc())
+        .limit(n)
+    )
+    values = list(session.execute(newest_first).scalars())
+    values.reverse()
+    return values
+
+
 def _aggregate(
     session: Session, rule: AlertRule, system_id: int, labels: str, now: datetime, latest: Latest | None = None
 ) -> float | None:
@@ -181,6 +202,9 @@ def _aggregate(
         sub = _series_points(session, system_id, name, labels, since).subquery()
         value = session.execute(select(fn(sub.c.value))).scalar()
         return None if value is None else float(value)
+    if agg == "p95":
+        values = _latest_values(session, system_id, name, labels, since, R.MAX_WINDOW_POINTS)
+        return R.percentile(values, 0.95) if values else None
     return R.aggregate(agg, _window_points(session, system_id, name, labels, since))
 
 
@@ -206,17 +230,19 @@ def evaluate_metric_rule(
             f"({rule.comparison} {rule.threshold:g} fires)"
         )
         return _apply(ctx, system, rule, labels, active, breaching, value, summary)
-    points = _window_points(ctx.session, system.id, rule.metric, labels, now - timedelta(seconds=rule.window_seconds))
+    since = now - timedelta(seconds=rule.window_seconds)
+    points = _latest_values(ctx.session, system.id, rule.metric, labels, since, R.MAX_WINDOW_POINTS + 1)
     min_points = int(rule.params.get("min_points", 10))
     if len(points) < min_points + 1:
         return None
-    newest = points[-1][1]
-    rz = R.robust_z(newest, [v for _, v in points[:-1]])
+    newest = points[-1]
+    rz = R.robust_z(newest, points[:-1])
     threshold = float(rule.params.get("z", 3.5))
     breaching = R.anomalous(rz.z, threshold, str(rule.params.get("direction", "both")))
     summary = (
         f"{series} = {newest:g}: robust z {rz.z:.2f} against the median {rz.median:g} of the previous "
-        f"{len(points) - 1} points (|z| > {threshold:g} fires)"
+        f"{len(points) - 1} points{' (the latest in the window)' if len(points) > R.MAX_WINDOW_POINTS else ''} "
+        f"(|z| > {threshold:g} fires)"
     )
     return _apply(ctx, system, rule, labels, active, breaching, newest, summary)
 

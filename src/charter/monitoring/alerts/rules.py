@@ -18,6 +18,10 @@ RuleKind = Literal["threshold", "anomaly", "no_data", "drift"]
 RULE_KINDS: Final[tuple[RuleKind, ...]] = get_args(RuleKind)
 Aggregation = Literal["last", "avg", "p95", "max", "min", "rate"]
 AGGREGATIONS: Final[tuple[Aggregation, ...]] = get_args(Aggregation)
+# p95 and anomaly rules read at most this many of a window's newest points (D110): a sweep's cost is bounded
+# whatever a window holds. 10,000 points put the 95th percentile and the median/MAD within a fraction of a
+# percent of the distribution they sample.
+MAX_WINDOW_POINTS: Final = 10_000
 COMPARISONS: Final[dict[str, Callable[[float, float], bool]]] = {
     "<": operator.lt,
     "<=": operator.le,
