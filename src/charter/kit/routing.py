@@ -104,6 +104,21 @@ def _shape(route: Any) -> tuple[str | None, ...] | None:
     return tuple(_ANY if "{" in part else part for part in template.split("/"))
 
 
+def _path_shape(route: Any) -> tuple[int, tuple[tuple[int, str], ...]] | None:
+    """For a plain route with one `{x:path}` parameter: the fewest segments a matching path has and its literal
+    segments (from the start before the parameter, from the end after it: negative positions). None otherwise."""
+    if not isinstance(route, Route) or type(route).matches not in _PLAIN_MATCHES:
+        return None
+    parts = route.path.split("/")
+    spans = [i for i, part in enumerate(parts) if part.endswith(":path}")]
+    if len(spans) != 1 or not parts[spans[0]].startswith("{"):
+        return None
+    at = spans[0]
+    before = [(i, part) for i, part in enumerate(parts[:at]) if "{" not in part]
+    after = [(i - len(parts), part) for i, part in enumerate(parts) if i > at and "{" not in part]
+    return len(parts), tuple(before + after)
+
+
 # `matches` implementations that match a path with the route's compiled template and nothing else.
 _PLAIN_MATCHES = frozenset({Route.matches, APIRoute.matches})
 
@@ -128,6 +143,7 @@ class RouteIndex:
         self._exact: dict[tuple[int, tuple[str, ...]], list[_Entry]] = {}
         self._wild: dict[int, list[_Entry]] = {}
         self._always: list[_Entry] = []
+        self._spans: list[tuple[int, _Entry]] = []
         self._merged: dict[tuple[int, tuple[str, ...]], list[_Entry]] = {}
 
     def _build(self) -> None:
@@ -135,10 +151,15 @@ class RouteIndex:
         exact: dict[tuple[int, tuple[str, ...]], list[_Entry]] = {}
         wild: dict[int, list[_Entry]] = {}
         always: list[_Entry] = []
+        spans: list[tuple[int, _Entry]] = []
         for position, route in enumerate(routes):
             shape = _shape(route)
             if shape is None:
-                always.append((position, route, ()))
+                spanning = _path_shape(route)
+                if spanning is None:
+                    always.append((position, route, ()))
+                else:  # `{x:path}` spans one or more segments: any length from its own, literals at both ends
+                    spans.append((spanning[0], (position, route, spanning[1])))
                 continue
             head = shape[:_PREFIX]
             literals = tuple((i, part) for i, part in enumerate(shape) if part is not _ANY and i >= len(head))
@@ -148,6 +169,7 @@ class RouteIndex:
             else:
                 exact.setdefault((len(shape), tuple(str(p) for p in head)), []).append((position, route, literals))
         self._exact, self._wild, self._always, self._merged = exact, wild, always, {}
+        self._spans = spans
         self._built_for, self._size = routes, len(routes)
 
     def candidates(self, path: str) -> list[Any]:
@@ -159,8 +181,10 @@ class RouteIndex:
         key = (len(parts), tuple(parts[:_PREFIX]))
         bucket = self._merged.get(key)
         if bucket is None:
+            spanning = [entry for fewest, entry in self._spans if len(parts) >= fewest]
             bucket = sorted(
-                [*self._exact.get(key, ()), *self._wild.get(len(parts), ()), *self._always], key=lambda r: r[0]
+                [*self._exact.get(key, ()), *self._wild.get(len(parts), ()), *self._always, *spanning],
+                key=lambda r: r[0],
             )
             if len(self._merged) < 4_096:  # request paths with distinct prefixes (ids): keep the memo bounded
                 self._merged[key] = bucket
