@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
+from datetime import timedelta
+
 import pytest
 
 from charter.compliance import queries, service
 from charter.compliance.schemas import ApplicabilityIn, MappingIn
-from charter.kit.errors import NotFound, PermissionDenied, ValidationFailed
+from charter.evidence.service import add_file
+from charter.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from charter.policy.queries import read_policy
 from charter.policy.schemas import PolicySave, RuleSpec
 from charter.policy.service import save_policy
@@ -146,3 +150,27 @@ def test_recorded_coverage_over_time_follows_the_data(actors: Actors) -> None:
     assert newest.taken_at > oldest.taken_at and newest.digest != oldest.digest
     with pytest.raises(PermissionDenied):
         service.record_coverage(actors.ctx("viewer"), "chatbot", ["acme-ai-policy"])
+
+
+def test_evidence_attached_by_hand_meets_an_organisation_control_until_it_expires(actors: Actors) -> None:
+    ctx = actors.ctx("admin")
+    setup_acme(ctx)
+    service.set_mapping(ctx, MappingIn(control="custom:board-minutes", requirement="acme-ai-policy:P1.3",
+                                       relation="satisfies", reason="The board approved the AI policy."))  # fmt: skip
+    assert status(actors, "acme-ai-policy:P1.3")[0] == "missing"
+    evidence = add_file(actors.ctx("engineer"), io.BytesIO(b"Board minutes, 1 Dec 2026.\n"), "minutes.txt",
+                        title="Board minutes", expires_at=actors.clock.now() + timedelta(days=30))  # fmt: skip
+    service.attach_evidence(ctx, "chatbot", "custom:board-minutes", evidence.id)
+    got, why = status(actors, "acme-ai-policy:P1.3")
+    assert got == "met" and why.startswith("custom:board-minutes satisfies it")
+    actors.clock.advance(days=31)
+    cov = queries.coverage(actors.ctx("auditor"), "chatbot", "acme-ai-policy")
+    (control,) = next(r for r in cov.requirements if r.id == "P1.3").controls
+    assert control.status == "missing" and control.why == "every attached piece of evidence has expired"
+
+    with pytest.raises(ValidationFailed, match="evidence is attached by hand only to an organisation's own"):
+        service.attach_evidence(ctx, "chatbot", "alert:accuracy-low", evidence.id)
+    with pytest.raises(NotFound, match="no evidence with id 999"):
+        service.attach_evidence(ctx, "chatbot", "custom:board-minutes", 999)
+    with pytest.raises(Conflict, match="already attached"):
+        service.attach_evidence(ctx, "chatbot", "custom:board-minutes", evidence.id)

@@ -15,6 +15,8 @@ from charter.compliance.schemas import (
     ApplicabilityIn,
     ApplicabilityRead,
     CatalogIn,
+    ControlEvidenceIn,
+    ControlEvidenceRead,
     CoverageRead,
     FrameworkDetail,
     FrameworkRead,
@@ -97,6 +99,15 @@ def set_applicability(key: str, body: ApplicabilityIn, ctx: CtxDep) -> Applicabi
     return ApplicabilityRead(system=key, framework=row.framework_id, requirement=row.requirement_id or None,
                              applicable=row.applicable, reason=row.reason, version=row.version,
                              updated_by=row.updated_by, updated_at=row.updated_at)  # fmt: skip
+
+
+@compliance.post("/systems/{key}/controls/evidence", status_code=201,
+                 summary="Attach evidence to an organisation's own control (custom:<name>) for the system")  # fmt: skip
+def attach_evidence(key: str, body: ControlEvidenceIn, ctx: CtxDep) -> ControlEvidenceRead:
+    row = service.attach_evidence(ctx, key, body.control, body.evidence_id)
+    ctx.commit()
+    return ControlEvidenceRead(system=key, control=row.control, evidence_id=row.evidence_id,
+                               attached_by=row.attached_by, attached_at=row.attached_at)  # fmt: skip
 
 
 @compliance.get("/systems/{key}/pack", summary="Evidence pack (zip): coverage, evidence files, ledger entries with "

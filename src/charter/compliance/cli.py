@@ -181,3 +181,16 @@ def export(
     else:
         out.write_bytes(data)
     typer.echo(f"wrote {out}")
+
+
+@app.command("attach")
+@handle_errors
+def attach(
+    system: str = typer.Argument(...),
+    control: str = typer.Argument(..., help="an organisation's own control, custom:<name>"),
+    evidence_id: int = typer.Argument(..., help="existing evidence (charter evidence add)"),
+) -> None:
+    """Attach evidence by hand to an organisation's own control for a system."""
+    with client() as c:
+        data = c.post(f"{BASE}/systems/{system}/controls/evidence", {"control": control, "evidence_id": evidence_id})
+    typer.echo(f"evidence {data['evidence_id']} attached to {data['control']} for {system}")

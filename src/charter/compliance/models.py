@@ -76,3 +76,15 @@ class CoverageSnapshot(Base):
     missing: Mapped[int] = mapped_column(Integer)
     not_applicable: Mapped[int] = mapped_column(Integer)
     digest: Mapped[str] = mapped_column(String(64))
+
+
+class ControlEvidence(Base):
+    """Evidence attached by hand to an organisation's own control (`custom:<name>`) for one system."""
+
+    __tablename__ = "compliance_control_evidence"
+
+    system_id: Mapped[int] = mapped_column(ForeignKey("ai_systems.id", ondelete="CASCADE"), primary_key=True)
+    control: Mapped[str] = mapped_column(String(200), primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"), primary_key=True, index=True)
+    attached_by: Mapped[str] = mapped_column(String(200))
+    attached_at: Mapped[datetime]

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from charter.compliance import library
 from charter.compliance.catalog import Catalogs, Framework, UnknownReference
-from charter.compliance.models import Applicability, CoverageSnapshot, CustomCatalog
+from charter.compliance.models import Applicability, ControlEvidence, CoverageSnapshot, CustomCatalog
 from charter.compliance.rules import Choice, CoverageEngine, FrameworkCoverage, framework_coverage, role_for
 from charter.compliance.schemas import (
     ControlRead,
@@ -24,6 +24,8 @@ from charter.compliance.schemas import (
     SnapshotRead,
 )
 from charter.context import Ctx
+from charter.evidence.models import Evidence
+from charter.evidence.rules import is_expired
 from charter.inventory.models import AISystem
 from charter.inventory.queries import get_system
 from charter.kit.coverage import ControlState, EvidenceItem, Subject
@@ -129,6 +131,35 @@ def _ledger_state(ctx: Ctx, subject: Subject) -> ControlState:
     return ControlState("ledger:audit-trail", "met", f"{count} changes to the system are in the ledger", (proof,))
 
 
+def _custom_states(ctx: Ctx, subject: Subject) -> list[ControlState]:
+    """custom:<name> — the evidence attached by hand; met while one piece has not expired."""
+    rows = ctx.session.execute(
+        select(ControlEvidence.control, Evidence)
+        .join(Evidence, Evidence.id == ControlEvidence.evidence_id)
+        .where(ControlEvidence.system_id == subject.id)
+        .order_by(ControlEvidence.control, Evidence.id)
+    ).all()
+    by_control: dict[str, list[Evidence]] = {}
+    for control, evidence in rows:
+        by_control.setdefault(control, []).append(evidence)
+    now = ctx.now()
+    states = []
+    for control, items in sorted(by_control.items()):
+        proofs = tuple(
+            EvidenceItem(f"evidence:{e.id}", e.title, e.added_at, e.sha256, ("evidence", str(e.id)),
+                         e.id if e.kind == "file" else None)
+            for e in items
+        )  # fmt: skip
+        valid = [e for e in items if not is_expired(e.expires_at, now)]
+        if valid:
+            states.append(
+                ControlState(control, "met", f"{len(valid)} piece(s) of evidence attached and current", proofs)
+            )
+        else:
+            states.append(ControlState(control, "missing", "every attached piece of evidence has expired", proofs))
+    return states
+
+
 def control_states(ctx: Ctx, subject: Subject) -> tuple[dict[str, ControlState], frozenset[str]]:
     """Every domain's coverage part (charter.kit.registry), plus the ledger's: control → state, kinds reported."""
     states: dict[str, ControlState] = {}
@@ -138,6 +169,8 @@ def control_states(ctx: Ctx, subject: Subject) -> tuple[dict[str, ControlState],
         for state in module.control_states(ctx, subject):
             states[state.control] = state
     states["ledger:audit-trail"] = _ledger_state(ctx, subject)
+    for state in _custom_states(ctx, subject):
+        states[state.control] = state
     return states, frozenset(kinds)
 
 

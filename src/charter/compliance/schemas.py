@@ -144,3 +144,16 @@ class SnapshotRead(BaseModel):
     missing: int
     not_applicable: int
     digest: str
+
+
+class ControlEvidenceIn(_In):
+    control: str = Field(min_length=8, max_length=200, description="an organisation's own control: custom:<name>")
+    evidence_id: int = Field(ge=1, description="existing evidence (charter evidence add)")
+
+
+class ControlEvidenceRead(BaseModel):
+    system: str
+    control: str
+    evidence_id: int
+    attached_by: str
+    attached_at: datetime

@@ -11,11 +11,18 @@ from sqlalchemy import select
 from charter.compliance import library
 from charter.compliance.catalog import parse_framework
 from charter.compliance.controls import parse_control_ref
-from charter.compliance.models import Applicability, ControlMappingEdit, CoverageSnapshot, CustomCatalog
+from charter.compliance.models import (
+    Applicability,
+    ControlEvidence,
+    ControlMappingEdit,
+    CoverageSnapshot,
+    CustomCatalog,
+)
 from charter.compliance.queries import coverage_of, framework_of, known_catalogs
 from charter.compliance.rules import FrameworkCoverage
 from charter.compliance.schemas import ApplicabilityIn, CatalogIn, MappingIn
 from charter.context import Ctx
+from charter.evidence.service import get_evidence
 from charter.inventory.queries import get_system
 from charter.kit.errors import Conflict, StaleVersion, ValidationFailed
 from charter.ledger.chain import snapshot
@@ -147,3 +154,27 @@ def record_coverage(ctx: Ctx, system_key: str, framework_ids: list[str]) -> list
         ctx.record("compliance.coverage_recorded", "compliance_snapshot", f"{system.key}/{cov.framework}",
                    after=cov.counts | {"digest": cov.digest()})  # fmt: skip
     return results
+
+
+def attach_evidence(ctx: Ctx, system_key: str, control: str, evidence_id: int) -> ControlEvidence:
+    """Attach existing evidence to an organisation's own control (`custom:<name>`) for a system."""
+    ctx.require("compliance:manage")
+    try:
+        kind, _ = parse_control_ref(control)
+    except ValueError as exc:
+        raise _invalid("control", str(exc)) from None
+    if kind != "custom":
+        raise _invalid("control", f"'{control}' is reported by its module from Charter's data; evidence is attached "
+                                  "by hand only to an organisation's own controls (custom:<name>)")  # fmt: skip
+    system = get_system(ctx.session, system_key)
+    evidence = get_evidence(ctx.session, evidence_id)
+    key = (system.id, control, evidence.id)
+    if ctx.session.get(ControlEvidence, key) is not None:
+        raise Conflict(f"evidence {evidence.id} is already attached to {control} for {system.key}")
+    row = ControlEvidence(system_id=system.id, control=control, evidence_id=evidence.id,
+                          attached_by=ctx.principal.actor, attached_at=ctx.now())  # fmt: skip
+    ctx.session.add(row)
+    ctx.session.flush()
+    ctx.record("compliance.evidence_attached", "compliance_control", f"{system.key}/{control}",
+               after={"evidence_id": evidence.id, "sha256": evidence.sha256, "title": evidence.title})  # fmt: skip
+    return row
