@@ -45,7 +45,7 @@ def test_raters_see_answers_blind_and_their_choice_becomes_a_verdict(actors: Any
     benchmarks.rate(alan, bench, task.task_id, ai_label)
     stored = actors.session.execute(select(EvalRating.verdict).where(EvalRating.task_id == task.task_id)).scalar_one()
     assert stored == "ai_better"
-    with pytest.raises(Conflict, match="rated task .* already"):
+    with pytest.raises(Conflict, match=r"rated task .* already"):
         benchmarks.rate(alan, bench, task.task_id, "tie")
     orders = set(
         actors.session.execute(
@@ -61,9 +61,9 @@ def test_authors_outsiders_and_unknown_tasks_are_refused_and_nothing_is_stored(a
     with pytest.raises(NotFound, match="task 'q99' is not in benchmark"):
         benchmarks.rate(actors.ctx("alan"), bench, "q99", "A")
     ctx = actors.ctx("engineer")
-    with pytest.raises(ValidationFailed, match="line 3: .*task 'q99' is not in the benchmark"):
+    with pytest.raises(ValidationFailed, match=r"line 3: .*task 'q99' is not in the benchmark"):
         benchmarks.import_ratings(ctx, bench, "task_id,rater,verdict\nq1,alan,tie\nq99,alan,tie\n")
-    with pytest.raises(ValidationFailed, match="line 2: .*'grace' wrote an answer of task 'q1'"):
+    with pytest.raises(ValidationFailed, match=r"line 2: .*'grace' wrote an answer of task 'q1'"):
         benchmarks.import_ratings(ctx, bench, "task_id,rater,verdict\nq1,grace,tie\n")
     with pytest.raises(ValidationFailed, match="unknown verdict 'better'"):
         benchmarks.import_ratings(ctx, bench, "task_id,rater,verdict\nq1,alan,better\n")
