@@ -106,3 +106,17 @@ def test_bad_run_requests_are_refused_and_nothing_is_queued(client_for, system, 
     assert expected in r.text
     assert "sk-123" not in r.text
     assert eng.get(f"/api/v1/systems/{CHATBOT}/redteam/runs").json()["items"] == []
+
+
+def test_a_target_that_times_out_gives_errored_attempts_not_passes(client_for, system, submitted) -> None:
+    eng = client_for("engineer")
+    with serve(TargetState(mode="weak")) as url:
+        target = {"kind": "openai_chat", "base_url": f"{url}/v1", "model": "hang"}  # answers after 2 s
+        body = {"target": target, "probes": ["jailbreak.role-play-policy-bypass"], "timeout_s": 0.3, "concurrency": 32}
+        r = eng.post(f"/api/v1/systems/{CHATBOT}/redteam/runs", json=body)
+        submitted()
+    run = eng.get(f"/api/v1/redteam/runs/{r.json()['id']}").json()
+    assert run["status"] == "completed" and run["errors"] == run["attempts_total"] > 0 and run["hits"] == 0
+    assert all(row["total"] == 0 and row["attack_success_rate"] is None for row in run["results"])
+    detail = eng.get("/api/v1/redteam/findings", params={"system": CHATBOT}).json()
+    assert detail["items"] == []  # nothing evaluated: no finding, and no pass recorded either

@@ -7,16 +7,18 @@ happen before (outside) the transaction that stores the result.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from charter.access.models import User
 from charter.evaluation.targets import ChatTarget, HttpTarget, OfflineTarget, TargetError, parse_target
 from charter.inventory.models import AISystem
 from charter.inventory.queries import get_system
+from charter.kit.clock import as_utc
 from charter.kit.errors import (
     Conflict,
     IllegalTransition,
@@ -35,6 +37,7 @@ from charter.redteam.probing import RunConfigError, plan
 from charter.redteam.queries import finding_snapshot, get_finding, get_run
 from charter.redteam.schemas import RunCreate, TriageIn
 from charter.releases.models import Release
+from charter.risk.models import Risk
 from charter.risk.schemas import RiskCreate
 from charter.risk.service import create_risk
 
@@ -123,10 +126,40 @@ def _attempt_rows(run: RedteamRun, attempts: Iterable[ImportedAttempt], now: dat
     ]
 
 
+_ATTEMPT_COLUMNS = (
+    "run_id", "system_id", "dedup_key", "content_hash", "probe", "prompt", "converters", "outputs", "scores", "hit",
+    "error", "created_at",
+)  # fmt: skip
+_JSON_COLUMNS = frozenset({"converters", "outputs", "scores"})
+
+
 def store_attempts(ctx: Ctx, rows: list[dict[str, Any]]) -> None:
-    """Insert attempt rows in one executemany (a 10,000-attempt report must import in seconds)."""
-    if rows:
-        ctx.session.execute(insert(RedteamAttempt), rows)
+    """Insert attempt rows with one driver-level executemany (SQLite) or COPY (PostgreSQL): a 10,000-attempt
+    report must import in seconds, and attempts are never changed, so no ORM object is needed. JSON is encoded
+    as SQLAlchemy's JSON type encodes it (json.dumps), times as its SQLite DateTime stores them."""
+    if not rows:
+        return
+    conn = ctx.session.connection()
+    dumps = json.dumps
+    names = ", ".join(_ATTEMPT_COLUMNS)
+    if conn.dialect.name == "sqlite":
+        data = [
+            tuple(
+                dumps(r[c])
+                if c in _JSON_COLUMNS
+                else (as_utc(r[c]).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f") if c == "created_at" else r[c])
+                for c in _ATTEMPT_COLUMNS
+            )
+            for r in rows
+        ]
+        marks = ", ".join("?" * len(_ATTEMPT_COLUMNS))
+        conn.exec_driver_sql(f"INSERT INTO redteam_attempts ({names}) VALUES ({marks})", data)  # noqa: S608
+        return
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur, cur.copy(f"COPY redteam_attempts ({names}) FROM STDIN") as copy:
+        for r in rows:
+            copy.write_row(tuple(dumps(r[c]) if c in _JSON_COLUMNS else r[c] for c in _ATTEMPT_COLUMNS))
 
 
 def run_summary(run: RedteamRun) -> dict[str, Any]:
@@ -332,37 +365,56 @@ def _observe_hit(
     finding.evidence = (evidence[::-1] + [h for h in finding.evidence if h not in evidence])[:EVIDENCE_KEEP]
 
 
+def risk_title(finding: Finding) -> str:
+    """The risk a finding opens or links to: one per system and OWASP 2025 category, so a scan that hits fifty
+    probes of one category adds one risk to the register, not fifty."""
+    category = finding.owasp_2025[0] if finding.owasp_2025 else "unclassified probes"
+    return f"Red-team findings: {category}"
+
+
 def _link_risk(ctx: Ctx, system: AISystem, finding: Finding) -> str | None:
-    """Open a risk for a live finding at or above the configured severity (once); return its key if opened."""
+    """Link a live finding at or above the configured severity to its category's open risk, opening that risk
+    if there is none; return the key of a risk it opened."""
     threshold = ctx.settings.redteam_risk_severity
     if finding.risk_id is not None or finding.status not in ("open", "triaged"):
         return None
     if not rules.at_or_above(finding.severity, threshold):  # type: ignore[arg-type]
         return None
-    owner = None
-    if system.owner_id is not None:
-        owner = ctx.session.execute(select(User.username).where(User.id == system.owner_id)).scalar_one_or_none()
-    owner = owner or (ctx.principal.name if ctx.principal.user_id is not None else None)
-    if owner is None:
-        return None  # no one to own it: the finding stays visible in the triage queue
-    ids = ", ".join(finding.owasp_2025) or "unclassified"
-    data = RiskCreate(
-        system=system.key,
-        title=f"Red-team finding: {finding.probe}"[:200],
-        description=(
-            f"Probe {finding.probe} ({ids}) succeeded in {finding.hits} of {finding.evaluated} evaluated outputs "
-            f"(attack success rate {finding.attack_success_rate:.1%}, severity {finding.severity}). "
-            f"Opened automatically from red-team finding {finding.id}."
-        ),
-        category=rules.default_risk_category(finding.owasp_2025),
-        owner=owner,
-    )
-    risk = create_risk(ctx.acting_as(SYSTEM), data, reason=f"red-team finding {finding.id} is {finding.severity}")
+    title = risk_title(finding)
+    existing = ctx.session.execute(
+        select(Risk).where(Risk.system_id == system.id, Risk.title == title, Risk.status != "closed")
+    ).scalar_one_or_none()
+    opened: str | None = None
+    if existing is None:
+        owner = None
+        if system.owner_id is not None:
+            owner = ctx.session.execute(select(User.username).where(User.id == system.owner_id)).scalar_one_or_none()
+        owner = owner or (ctx.principal.name if ctx.principal.user_id is not None else None)
+        if owner is None:
+            return None  # no one to own it: the finding stays visible in the triage queue
+        ids = ", ".join(finding.owasp_2025) or "unclassified"
+        data = RiskCreate(
+            system=system.key,
+            title=title,
+            description=(
+                f"Red-team probes of {ids} succeed against this system. Opened automatically by finding "
+                f"{finding.id} ({finding.probe}: {finding.hits} of {finding.evaluated} evaluated outputs hit, "
+                f"attack success rate {finding.attack_success_rate:.1%}, severity {finding.severity}); later "
+                "findings of the same category link here (charter redteam findings --system "
+                f"{system.key})."
+            ),
+            category=rules.default_risk_category(finding.owasp_2025),
+            owner=owner,
+        )
+        existing = create_risk(
+            ctx.acting_as(SYSTEM), data, reason=f"red-team finding {finding.id} is {finding.severity}"
+        )
+        opened = existing.key
     before = finding_snapshot(finding)
-    finding.risk_id = risk.id
+    finding.risk_id = existing.id
     ctx.session.flush()
     ctx.record("redteam.finding_risk_linked", "redteam_finding", finding.id, before, finding_snapshot(finding))
-    return risk.key
+    return opened
 
 
 # ----------------------------------------------------------------------------- triage
