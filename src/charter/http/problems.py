@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from typing import Any
@@ -11,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,6 +55,32 @@ def _with_request_id(request: Request, response: JSONResponse) -> JSONResponse:
     if rid:
         response.headers["X-Request-ID"] = rid
     return response
+
+
+_BIND_SUFFIX = re.compile(r"_\d+$")
+
+
+def unstorable_detail(exc: BaseException) -> tuple[str, list[dict[str, Any]]]:
+    """What a value the database cannot store was (NUL in text, a number beyond the column's range), naming
+    the field where the statement's parameters show it."""
+    params = getattr(exc, "params", None)
+    items = list(params.items()) if isinstance(params, dict) else []
+    for name, value in items:
+        field = _BIND_SUFFIX.sub("", str(name))
+        if isinstance(value, str) and "\x00" in value:
+            msg = "text may not contain the NUL character (U+0000)"
+            return f"{field}: {msg}", [{"loc": [field], "msg": msg}]
+        if isinstance(value, int) and not isinstance(value, bool) and not -(2**31) <= value < 2**31:
+            msg = f"{value} is beyond the range this field holds (-2147483648..2147483647)"
+            return f"{field}: {msg}", [{"loc": [field], "msg": msg}]
+    text = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+    if "NUL" in text or "0x00" in text:
+        return "text may not contain the NUL character (U+0000)", []
+    return (
+        f"a value in the request cannot be stored ({text}): numbers must lie within the database's range "
+        "(at most 2147483647 for counts and ids) and text may not contain NUL",
+        [],
+    )
 
 
 def validation_detail(errors: list[dict[str, Any]]) -> str:
@@ -130,6 +157,13 @@ def install_error_handlers(app: FastAPI) -> None:
                 "your change again",
             ),
         )
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
+        # A value the database refuses to bind or store: the request's fault, not the server's (issue 12).
+        detail, errors = unstorable_detail(exc)
+        return _with_request_id(request, problem_response(422, "Invalid input", detail, errors=errors))
 
     @app.exception_handler(OperationalError)
     async def _db_busy(request: Request, exc: OperationalError) -> JSONResponse:
