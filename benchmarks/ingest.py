@@ -6,7 +6,9 @@
 
 A real uvicorn server runs in a subprocess on 127.0.0.1; the clients (threads with keep-alive connections)
 send pre-encoded JSON bodies, so the figure is what the server sustains: validation, bulk insert, roll-ups,
-alert-rule evaluation and commit per batch. Target: >= 50,000 points/s on SQLite.
+alert-rule evaluation and commit per batch. In the same run, the bound: the same rows inserted bare into the same
+table (its index in place) by the driver — one `executemany` on SQLite, `COPY` on PostgreSQL — after parsing,
+untimed. Target (issue 21): >= 100,000 points/s on SQLite with one worker, >= 80,000 on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-TARGET_SQLITE = 50_000
+TARGET_SQLITE = 100_000
+TARGET_PG = 80_000
 POINTS_PER_BATCH = 1_000
 SERIES = 10
 
@@ -102,7 +105,7 @@ def serve(db_url: str, data_dir: Path, port: int, workers: int = 1) -> subproces
     )
     env = {**os.environ, "CHARTER_DATA_DIR": str(data_dir), "CHARTER_DATABASE_URL": db_url, "CHARTER_ENV": "dev"}
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # start-up alone can take over 30 s on the shared machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -183,13 +186,52 @@ def bench(name: str, db_url: str, batches: int, clients: int, workers: int = 1) 
         finally:
             proc.terminate()
             proc.wait(10)
+        bound = bare_insert(db_url, payloads)
     rate = points / elapsed
     print(
         f"{name:<11} {points:>9,} points in {elapsed:6.2f} s  ->  {rate:>9,.0f} points/s  ({clients} clients); "
         f"{workers} worker(s); server CPU {cpu:.2f} s = {points / cpu:,.0f} points per CPU-second; "
         f"load average {os.getloadavg()[0]:.1f}"
     )
+    print(
+        f"{'':<11} bound: bare insert of the same rows {bound:>9,.0f} points/s; HTTP ingest = {rate / bound:.0%} of it"
+    )
     return rate
+
+
+def bare_insert(db_url: str, payloads: list[bytes]) -> float:
+    """Points per second of inserting the same rows straight into metric_points (driver executemany / COPY)."""
+    engine = create_engine(db_url)
+    postgres = engine.dialect.name == "postgresql"
+    with engine.connect() as conn:
+        series = {
+            json.loads(labels)["endpoint"]: sid
+            for sid, labels in conn.execute(text("SELECT id, labels FROM metric_series WHERE name = 'latency_ms'"))
+        }
+    rows = []
+    for body in payloads:
+        for p in json.loads(body)["points"]:
+            ts = datetime.fromisoformat(p["ts"]).astimezone(UTC)
+            at = ts if postgres else ts.strftime("%Y-%m-%d %H:%M:%S.%f")
+            rows.append((series[p["labels"]["endpoint"]], at, p["value"]))
+    raw = engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        assert driver is not None
+        start = time.perf_counter()
+        cur = driver.cursor()
+        if postgres:
+            with cur.copy("COPY metric_points (series_id, ts, value) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cur.executemany("INSERT INTO metric_points (series_id, ts, value) VALUES (?, ?, ?)", rows)
+        driver.commit()
+        elapsed = time.perf_counter() - start
+    finally:
+        raw.close()
+        engine.dispose()
+    return len(rows) / elapsed
 
 
 def _pg_database(base_url: str) -> tuple[str, str] | None:
@@ -232,9 +274,12 @@ def main() -> int:
         made = _pg_database(base)
         if made:
             try:
-                bench("postgresql", made[0], args.batches, args.clients, args.workers)
+                rate = bench("postgresql", made[0], args.batches, args.clients, args.workers)
             finally:
                 _drop(base, made[1])
+            verdict = "PASS" if rate >= TARGET_PG else "FAIL"
+            print(f"{'':<11} target >= {TARGET_PG:,} points/s on PostgreSQL: {verdict}")
+            ok = ok and rate >= TARGET_PG
     return 0 if ok else 1
 
 
