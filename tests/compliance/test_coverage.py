@@ -9,8 +9,10 @@ import pytest
 
 from charter.compliance import queries, service
 from charter.compliance.schemas import ApplicabilityIn, MappingIn
+from charter.compliance.sweeps import sweep
 from charter.evidence.service import add_file
 from charter.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from charter.kit.principal import SYSTEM
 from charter.policy.queries import read_policy
 from charter.policy.schemas import PolicySave, RuleSpec
 from charter.policy.service import save_policy
@@ -174,3 +176,14 @@ def test_evidence_attached_by_hand_meets_an_organisation_control_until_it_expire
         service.attach_evidence(ctx, "chatbot", "custom:board-minutes", 999)
     with pytest.raises(Conflict, match="already attached"):
         service.attach_evidence(ctx, "chatbot", "custom:board-minutes", evidence.id)
+
+
+def test_the_sweep_records_each_system_once_a_day(actors: Actors) -> None:
+    setup_acme(actors.ctx("admin"))
+    system = actors.ctx("admin").acting_as(SYSTEM)
+    assert sweep(system) == {"coverage_recorded": ["chatbot"]}
+    assert sweep(system) == {"coverage_recorded": []}
+    assert len(queries.history(actors.ctx("viewer"), "chatbot", "eu-ai-act")) == 1
+    actors.clock.advance(days=1)
+    assert sweep(system) == {"coverage_recorded": ["chatbot"]}
+    assert len(queries.history(actors.ctx("viewer"), "chatbot", "acme-ai-policy")) == 2

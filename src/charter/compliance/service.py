@@ -4,9 +4,10 @@ applicability, record coverage. Each declares its permission, appends to the led
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from charter.compliance import library
 from charter.compliance.catalog import parse_framework
@@ -23,7 +24,9 @@ from charter.compliance.rules import FrameworkCoverage
 from charter.compliance.schemas import ApplicabilityIn, CatalogIn, MappingIn
 from charter.context import Ctx
 from charter.evidence.service import get_evidence
+from charter.inventory.models import AISystem
 from charter.inventory.queries import get_system
+from charter.kit.clock import as_utc
 from charter.kit.errors import Conflict, StaleVersion, ValidationFailed
 from charter.ledger.chain import snapshot
 
@@ -178,3 +181,22 @@ def attach_evidence(ctx: Ctx, system_key: str, control: str, evidence_id: int) -
     ctx.record("compliance.evidence_attached", "compliance_control", f"{system.key}/{control}",
                after={"evidence_id": evidence.id, "sha256": evidence.sha256, "title": evidence.title})  # fmt: skip
     return row
+
+
+def record_due(ctx: Ctx, every: timedelta = timedelta(days=1)) -> list[str]:
+    """The sweep's part: record every framework's coverage for each system not retired whose last recording is
+    older than `every` (coverage over time without anyone asking). Returns the systems recorded."""
+    ctx.require("compliance:manage")
+    last = dict(
+        ctx.session.execute(
+            select(CoverageSnapshot.system_id, func.max(CoverageSnapshot.taken_at)).group_by(CoverageSnapshot.system_id)
+        ).all()
+    )
+    systems = ctx.session.execute(
+        select(AISystem.id, AISystem.key).where(AISystem.stage != "retired").order_by(AISystem.key)
+    ).all()
+    due = [key for sid, key in systems if sid not in last or as_utc(last[sid]) <= ctx.now() - every]
+    frameworks = sorted(known_catalogs(ctx).frameworks)
+    for key in due:
+        record_coverage(ctx, key, frameworks)
+    return due
