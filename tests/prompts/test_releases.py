@@ -76,6 +76,8 @@ def test_promote_rollback_and_withdraw_move_the_protected_label(eng: TestClient,
     ]
     assert history[0]["reason"] == "v2 is rude" and history[0]["deployment_id"] is not None
     assert history[1]["gate_evaluation_id"] is not None and history[1]["actor"] == "user:engineer"
+    assert history[1]["evaluation"]["runs"] == 0 and history[1]["evaluation"]["suites_failed"] == []
+    assert history[0]["evaluation"] is None  # a rollback passes no gate
     withdrawn = eng.post(f"{BASE}/releases/{r1}/withdraw", json={"stage": "sandbox", "reason": "pulled"})
     assert withdrawn.status_code == 200, withdrawn.text
     assert labels(eng, "greeting") == {}

@@ -23,8 +23,9 @@ from charter.prompts.labels import Via, before_releases, set_label
 from charter.prompts.models import PromptLabel
 from charter.prompts.queries import find_prompt, version_row
 from charter.releases.hooks import DeploymentMoved, on_artifacts_submitted, on_deployment_moved
-from charter.releases.models import Release, ReleaseApproval, ReleaseArtifact
+from charter.releases.models import GateEvaluation, Release, ReleaseApproval, ReleaseArtifact
 
+EVALUATION_FACTS = ("runs", "suites_passed", "suites_failed", "pass_rate", "benchmark_passed", "benchmark_tasks")
 KIND_OF_MOVE = {"promote": "release", "rollback": "rollback", "emergency": "rollback", "withdraw": "withdraw"}
 
 
@@ -90,6 +91,17 @@ def _approvals(ctx: Ctx, release_id: int | None, stage: str) -> list[dict[str, A
     ]
 
 
+def _evaluation(ctx: Ctx, gate_evaluation_id: int | None) -> dict[str, Any] | None:
+    """The evaluation results the gate saw (its `evaluation` facts: runs, suites passed and failed, pass rates)."""
+    if gate_evaluation_id is None:
+        return None
+    gate = ctx.session.get(GateEvaluation, gate_evaluation_id)
+    facts = (gate.facts or {}).get("evaluation") if gate is not None else None
+    if not isinstance(facts, dict):
+        return None
+    return {key: facts[key] for key in EVALUATION_FACTS if key in facts}
+
+
 @on_deployment_moved
 def move_labels(ctx: Ctx, moved: DeploymentMoved) -> None:
     new = _refs(ctx, moved.to_release_id)
@@ -108,6 +120,7 @@ def move_labels(ctx: Ctx, moved: DeploymentMoved) -> None:
         deployment_id=moved.deployment_id,
         gate_evaluation_id=moved.gate_evaluation_id,
         approvals=_approvals(ctx, moved.to_release_id, moved.stage),
+        evaluation=_evaluation(ctx, moved.gate_evaluation_id),
     )
     reason = moved.reason or f"{moved.kind} of {moved.system_key} release {via.release_version} at {moved.stage}"
     for name, number in sorted(new.items()):

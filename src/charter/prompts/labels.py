@@ -52,6 +52,7 @@ class Via:
     deployment_id: int | None = None
     gate_evaluation_id: int | None = None
     approvals: list[dict[str, Any]] = field(default_factory=list)
+    evaluation: dict[str, Any] | None = None
 
 
 def check_cycles(
@@ -122,6 +123,7 @@ def set_label(
         deployment_id=via.deployment_id,
         gate_evaluation_id=via.gate_evaluation_id,
         approvals=via.approvals,
+        evaluation=via.evaluation,
     )
     ctx.session.add(event)
     ctx.session.flush()

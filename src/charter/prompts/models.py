@@ -84,6 +84,7 @@ class PromptLabelEvent(Base):
     deployment_id: Mapped[int | None] = mapped_column(ForeignKey("deployments.id"))
     gate_evaluation_id: Mapped[int | None]
     approvals: Mapped[Any] = mapped_column(JSON, default=list)
+    evaluation: Mapped[Any] = mapped_column(JSON, nullable=True)  # the gate's evaluation facts when it moved
 
 
 class PromptSettings(Versioned, Base):

@@ -239,6 +239,7 @@ def history(ctx: Ctx, key: str, name: str, label: str | None = None) -> list[Lab
             deployment_id=e.deployment_id,
             gate_evaluation_id=e.gate_evaluation_id,
             approvals=list(e.approvals or []),
+            evaluation=e.evaluation,
         )
         for e, release_version in ctx.session.execute(stmt).all()
     ]

@@ -142,6 +142,7 @@ class LabelEventRead(BaseModel):
     deployment_id: int | None
     gate_evaluation_id: int | None
     approvals: list[dict[str, Any]]
+    evaluation: dict[str, Any] | None = None
 
 
 class LabelRead(BaseModel):
