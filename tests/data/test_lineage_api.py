@@ -174,3 +174,17 @@ def test_the_cli_lineage_needs_one_direction_and_names_unknown_datasets(cli: Any
     assert both.exit_code == 2 and "exactly one of --upstream or --downstream" in both.output
     unknown = cli("engineer", "data", "lineage", "raw", "--namespace", NS, "--downstream")
     assert unknown.exit_code == 1 and "no lineage event has mentioned dataset 'raw'" in unknown.output
+
+
+def test_job_events_and_dataset_events_are_accepted_too(client_for: Any, session: Any) -> None:
+    from .lineage.builders import dataset, dataset_event, job_event
+
+    http = client_for("engineer")
+    job = job_event("dbt.orders", inputs=[dataset("orders_raw")], outputs=[dataset("orders")])
+    assert http.post("/api/v1/lineage", json=job).status_code == 201
+    assert http.post("/api/v1/lineage", json=dataset_event(dataset("lonely"))).status_code == 201
+    up = http.get("/api/v1/lineage", params={"namespace": NS, "name": "orders", "direction": "upstream"}).json()
+    assert up == {"datasets": [ref("orders_raw")], "jobs": [job_ref("dbt.orders")]}
+    alone = http.get("/api/v1/lineage", params={"namespace": NS, "name": "lonely"}).json()
+    assert alone == {"datasets": [], "jobs": []}
+    assert _count(session, LineageRun) == 0  # no run in either kind

@@ -53,3 +53,14 @@ def test_guard_and_restore_through_the_cli_and_an_unknown_vendor_is_one_line(cli
     unknown = cli("engineer", "pii", "guard", "hello", "--vendor", "nobody")
     assert unknown.exit_code == 1
     assert unknown.output.count("\n") == 1 and "unknown vendor 'nobody'" in unknown.output
+
+
+def test_scan_refuses_an_enormous_line_and_a_bad_csv_with_the_line_number(cli: Any, tmp_path: Path) -> None:
+    huge = tmp_path / "huge.txt"
+    huge.write_bytes(b"ok line\n" + b"a" * (2 << 20) + b"\n")
+    result = cli("engineer", "pii", "scan", str(huge))
+    assert result.exit_code == 1 and "line 2 is longer than the limit" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b'id,email\n1,"jane@example.com\n')
+    result = cli("engineer", "pii", "scan", str(bad), "--jsonl")
+    assert result.exit_code == 1 and "invalid CSV" in result.output
