@@ -50,3 +50,15 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(cli: CliAgainstApi, actors: A
     broken.write_text(ACME)
     ok = cli("governance", "compliance", "install", str(broken))
     assert ok.exit_code == 0 and "installed acme-ai-policy 2026.1: 3 assessable requirements" in ok.output
+
+
+def test_show_a_catalog_and_a_requirement(cli: CliAgainstApi, actors: Actors) -> None:
+    install_shipped(actors.ctx("admin"))
+    actors.session.commit()
+    whole = cli("viewer", "compliance", "show", "owasp-llm-2025")
+    assert whole.exit_code == 0 and "CC BY-SA 4.0" in whole.output and "LLM01:2025" in whole.output
+    one = cli("viewer", "compliance", "show", "eu-ai-act", "Art. 9", "--json")
+    data = json.loads(one.output)
+    assert data["ref"] == "eu-ai-act:Art. 9" and data["mappings"] and data["crosswalk"]
+    bad = cli("viewer", "compliance", "show", "eu-ai-act", "Art. 999")
+    assert bad.exit_code == 1 and "no requirement 'Art. 999' in framework 'eu-ai-act'" in bad.output
