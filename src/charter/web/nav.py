@@ -29,6 +29,7 @@ AREAS: tuple[Area, ...] = (
     Area("prompts", "Prompts", "/prompts", "prompts:read", ("charter.prompts.service",)),
     Area("monitoring", "Monitoring", "/monitoring", "metrics:read", ("charter.monitoring.metrics.queries",)),
     Area("data", "Data", "/data", "data:read", ("charter.data.service",)),
+    Area("evaluation", "Evaluation", "/evaluation", "evals:read", ("charter.evaluation.service",)),
     Area("redteam", "Red team", "/redteam", "redteam:read", ("charter.redteam.service",)),
     Area("incidents", "Incidents", "/incidents", "incidents:read", ("charter.incidents.service",)),
     Area("compliance", "Compliance", "/compliance", "compliance:read", ("charter.compliance.queries",)),
