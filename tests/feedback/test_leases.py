@@ -6,14 +6,14 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
 from charter.access.models import User
 from charter.context import Ctx
 from charter.feedback import ingest, queues
-from charter.feedback.models import QueueItem
-from charter.feedback.schemas import QueueCreate
+from charter.feedback.models import QueueItem, Review
+from charter.feedback.schemas import QueueCreate, ReviewIn
 from charter.inventory import service as inventory
 from charter.inventory.schemas import SystemCreate
 from charter.kit.clock import FixedClock
@@ -23,11 +23,17 @@ from charter.kit.settings import Settings
 from tests.feedback.conftest import interactions
 
 REVIEWERS = 50
-ITEMS = 200
+ITEMS = 150
+SCORES = {"accuracy": 5, "hallucination": False}
 
 
-def test_fifty_concurrent_reviewers_never_get_the_same_item(own_database: Engine, tmp_path: Path) -> None:
-    factory = make_session_factory(own_database)
+def test_fifty_concurrent_reviewers_never_get_the_same_item_and_each_is_reviewed_once(
+    own_database: Engine, tmp_path: Path
+) -> None:
+    # 50 reviewer threads share a pool of 20 connections (a reviewer waits for one as for a database);
+    # the default pool opened one per thread and psycopg's waits stalled with that many under load.
+    engine = create_engine(own_database.url, pool_size=20, max_overflow=0, pool_timeout=120)
+    factory = make_session_factory(engine)
     settings = Settings(env="test", data_dir=tmp_path / "data")
     clock = FixedClock()
     with factory() as session:
@@ -64,9 +70,11 @@ def test_fifty_concurrent_reviewers_never_get_the_same_item(own_database: Engine
                     ctx = Ctx(session=session, principal=who, clock=clock, settings=settings)
                     item = queues.take_next(ctx, "q")
                     session.commit()
-                if item is None:
-                    break
-                mine.append(item.id)
+                    if item is None:
+                        break
+                    mine.append(item.id)
+                    queues.review(ctx, item.id, ReviewIn(action="approve", scores=SCORES))
+                    session.commit()
         except BaseException as exc:  # reported below
             errors.append(exc)
         taken[f"r{n}"] = mine
@@ -81,8 +89,10 @@ def test_fifty_concurrent_reviewers_never_get_the_same_item(own_database: Engine
     assert len(every) == ITEMS  # every item handed out
     assert Counter(every).most_common(1)[0][1] == 1  # and none twice
     assert sum(1 for ids in taken.values() if ids) > 1  # really concurrent: several reviewers got items
+    engine.dispose()
     with Session(own_database) as session:
-        owners = session.execute(select(QueueItem.id, QueueItem.lease_owner, QueueItem.leases)).all()
-    assert all(leases == 1 for _, _, leases in owners)
-    by_owner = {item_id: owner for item_id, owner, _ in owners}
-    assert all(by_owner[i] == f"user:{who}" for who, ids in taken.items() for i in ids)
+        items = session.execute(select(QueueItem.status, QueueItem.leases)).all()
+        reviews = session.execute(select(Review.item_id, Review.reviewer)).all()
+    assert all(status == "done" and leases == 1 for status, leases in items)  # each handed out once, reviewed
+    assert sorted(i for i, _ in reviews) == sorted(every)
+    assert {(i, f"user:{who}") for who, ids in taken.items() for i in ids} == {tuple(r) for r in reviews}

@@ -82,14 +82,26 @@ def keys_list(system: str, as_json: bool = JsonOpt) -> None:
 
 @keys_app.command("revoke")
 @handle_errors
-def keys_revoke(system: str, key_id: int, as_json: bool = JsonOpt) -> None:
-    """Revoke feedback key KEY_ID of SYSTEM: it stops working at once."""
+def keys_revoke(
+    system: str,
+    key: str = typer.Argument(..., help="the key's id, or the key itself (chf_...: found by its prefix)"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Revoke a feedback key of SYSTEM: it stops working at once."""
     with client() as c:
+        key_id = key
+        if key.startswith("chf_"):  # the secret never leaves this machine: matched by its shown prefix
+            found = [k for k in c.get(f"/api/v1/systems/{system}/feedback-keys") if key.startswith(k["prefix"])]
+            if not found:
+                raise fail(f"no feedback key of {system} starts with {key[:12]}")
+            key_id = str(found[0]["id"])
+        elif not key.isdigit():
+            raise fail(f"{key!r} is neither a key id nor a feedback key (chf_...)")
         data = c.post(f"/api/v1/systems/{system}/feedback-keys/{key_id}/revoke")
     if as_json:
         output(data, (), True)
         return
-    typer.echo(f"feedback key {key_id} ({data['prefix']}…) of {system} revoked")
+    typer.echo(f"feedback key {data['id']} ({data['prefix']}…) of {system} revoked")
 
 
 # ----------------------------------------------------------------------------- interactions and feedback
@@ -137,11 +149,14 @@ def post(
     rating: str = typer.Option(None, help="up or down"),
     category: str = typer.Option(None, help="inaccurate, biased, harmful or other"),
     comment: str = typer.Option("", help="free text"),
+    key: str = typer.Option(None, help="post with this feedback key instead of your login (as an application)"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Post feedback on an interaction as yourself (a flag: --rating down or a --category)."""
+    """Post feedback on an interaction (a flag: --rating down or a --category)."""
+    from charter.client import Client
+
     body = {"interaction": interaction, "rating": rating, "category": category, "comment": comment}
-    with client() as c:
+    with Client(token=key) if key else client() as c:
         data = c.post(f"/api/v1/systems/{system}/feedback", {k: v for k, v in body.items() if v not in (None, "")})
     if as_json:
         output(data, (), True)
@@ -149,6 +164,35 @@ def post(
     typer.echo(f"feedback {data['id']} recorded ({'flag, ' if data['flagged'] else ''}status: {data['status']})")
     if data.get("incident"):
         typer.echo(f"  flag-rate spike: incident {data['incident']} is open")
+
+
+@app.command("settings")
+@handle_errors
+def settings(
+    system: str,
+    pii_guard: str = typer.Option(None, help="off, mask or redact: the PII guard before interactions are stored"),
+    retention_days: int = typer.Option(None, help="days interactions are kept"),
+    spike_flags: int = typer.Option(None, help="flags in the window that make a spike"),
+    spike_window: int = typer.Option(None, help="the spike window in minutes"),
+    spike_rate: float = typer.Option(None, help="flags per interaction in the window that make a spike (0-1)"),
+    spike_severity: str = typer.Option(None, help="severity of the incident a spike opens"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Show (no options) or change a system's feedback settings."""
+    changes = {
+        "pii_guard": pii_guard,
+        "retention_days": retention_days,
+        "spike_min_flags": spike_flags,
+        "spike_window_minutes": spike_window,
+        "spike_rate": spike_rate,
+        "spike_severity": spike_severity,
+    }
+    body = {k: v for k, v in changes.items() if v is not None}
+    path = f"/api/v1/systems/{system}/feedback-settings"
+    with client() as c:
+        data = c.request("PUT", path, json=body) if body else c.get(path)
+    output(data, ("system", "pii_guard", "retention_days", "spike_min_flags", "spike_window_minutes", "spike_rate",
+                  "spike_severity", "version"), as_json)  # fmt: skip
 
 
 @app.command("list")

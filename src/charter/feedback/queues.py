@@ -100,11 +100,25 @@ def _available(now: datetime) -> Any:
 
 
 def take_next(ctx: Ctx, key: str) -> QueueItem | None:
-    """Lease the next item of the queue to the caller (None: nothing to review). Commit right after."""
+    """Lease the next item of the queue to the caller (None: nothing to review); the item the caller already
+    holds, if any. Commit right after."""
     ctx.require("queues:review")
     queue = get_queue(ctx.session, key)
     me = ctx.principal.actor
     now = ctx.now()
+    held = ctx.session.execute(
+        select(QueueItem)
+        .where(
+            QueueItem.queue_id == queue.id,
+            QueueItem.status == "leased",
+            QueueItem.lease_owner == me,
+            QueueItem.lease_expires_at >= now,
+        )
+        .order_by(QueueItem.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    if held is not None:  # asking again (a reload, another tab) gives back the item one holds
+        return held
     pick = (
         select(QueueItem.id)
         .where(
