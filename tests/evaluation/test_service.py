@@ -139,3 +139,24 @@ def test_an_llm_judge_in_a_run_is_refused_with_the_scorers_allowed(actors: Any, 
         runs.scorer_configs([{"type": "llm_judge", "judge": "j"}])
     with pytest.raises(ValidationFailed, match="unknown scorer 'exactly'"):
         runs.scorer_configs(["exactly"])
+
+
+def test_the_sweeper_resumes_a_run_whose_runner_died(
+    actors: Any, system: Any, chat: ChatServer, runner: Runner
+) -> None:
+    run_id = setup_run(actors, chat)
+    runner.claim(run_id)  # a runner claimed it, then its process died: nothing recorded, the lease is held
+    assert asyncio.run(runner.resume_stale()) == []  # the lease has not run out: nobody else may take it
+    actors.clock.advance(seconds=301)
+    assert asyncio.run(runner.resume_stale()) == [run_id]
+    run = queries.get_run(actors.session, run_id)
+    actors.session.refresh(run)
+    assert (run.status, run.completed) == ("completed", 25)
+    actions = (
+        actors.session.execute(
+            select(LedgerEntry.action).where(LedgerEntry.entity_type == "eval_run").order_by(LedgerEntry.seq)
+        )
+        .scalars()
+        .all()
+    )
+    assert actions == ["eval_run.create", "eval_run.start", "eval_run.resume", "eval_run.completed"]
