@@ -51,3 +51,22 @@ def test_numbers_beyond_the_database_range_in_a_path_are_client_errors(client_fo
     r = client_for("admin").get(path)
     assert r.status_code in (404, 422), r.text
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+# Finding 8: two inputs that crashed their parsers.
+
+
+@pytest.mark.parametrize("duration", [{}, [], {"m": 5}])
+def test_an_alert_rule_duration_of_the_wrong_json_type_is_a_422_naming_it(client_for, duration: object) -> None:  # type: ignore[no-untyped-def]
+    c = client_for("admin")
+    r = c.post(
+        "/api/v1/systems/s8/alert-rules", json={"name": "x", "metric": "m", "op": ">", "threshold": 1, "for": duration}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith("for: a duration is")
+
+
+def test_a_control_character_in_a_matrix_source_is_a_422_with_its_place(client_for) -> None:  # type: ignore[no-untyped-def]
+    r = client_for("admin").post("/api/v1/risk-matrices", json={"source": "name: x\nM\u0013Q: 1\n"})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == "matrix.yaml:2: column 2: character U+0013 is not allowed in YAML"

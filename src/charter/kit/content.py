@@ -161,7 +161,18 @@ def compose_yaml(
     a syntax error). An empty document is an error unless `allow_empty` (then its value is None)."""
     loader, node = _fast_compose(text)
     if loader is None:  # no libyaml, or the text does not parse: the pure-Python parser says why, the same everywhere
-        loader = yaml.SafeLoader(text)
+        try:
+            loader = yaml.SafeLoader(text)  # its reader refuses control characters right here
+        except yaml.reader.ReaderError as exc:
+            line = text.count("\n", 0, exc.position) + first_line
+            column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+            raise error(
+                [
+                    Problem(
+                        filename, line, "", f"column {column}: character U+{exc.character:04X} is not allowed in YAML"
+                    )
+                ]
+            ) from None
         try:
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:

@@ -53,7 +53,7 @@ _UNIT_SECONDS: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w"
 
 def parse_duration(value: str | int | float) -> int:
     """'90s', '15m', '1h', '7d' or a number of seconds -> whole seconds."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, str | int | float):  # e.g. {} or [] from JSON
         raise ValueError("a duration is a number of seconds or text like '15m', '1h', '7d'")
     if isinstance(value, int | float):
         seconds = float(value)
