@@ -50,6 +50,7 @@ DOMAINS_SPEC: tuple[Domain, ...] = (
     Domain("redteam", cli="redteam"),
     Domain("incidents", cli="incident"),
     Domain("feedback", cli="feedback", extra_cli=(("queue_app", "queue"),)),
+    Domain("telemetry", cli="telemetry"),
     Domain("compliance", cli="compliance"),
 )
 

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # Threads that run synchronous endpoints at once (anyio's default is 40). More threads than a few per core
     # only fight over the GIL: measured on 2 cores, 16 clients, authenticated GETs (docs/decisions.md, D10).
     worker_threads: int = Field(default=6, ge=1, le=200)
+    # Telemetry (docs/telemetry.md): what is stored of span content after the PII detectors ran on it, and how
+    # long after a one-minute bucket ends its spans are rolled up into metrics.
+    telemetry_content: Literal["keep", "redact", "mask", "drop"] = "redact"
+    telemetry_grace_seconds: int = Field(default=60, ge=0, le=3600)
     # Red teaming (docs/redteam.md): a finding at or above this severity opens (or links) a risk.
     redteam_risk_severity: Literal["low", "medium", "high", "critical"] = "high"
 
