@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -36,6 +37,10 @@ from charter.kit.roles import ROLES
 from charter.kit.settings import Settings
 
 load_models()  # every table on Base.metadata
+
+# Property tests assert invariants, not speed: no per-example deadline (a loaded CI machine made them flaky).
+hypothesis_settings.register_profile("charter", deadline=None)
+hypothesis_settings.load_profile("charter")
 
 PG_URL = os.environ.get("CHARTER_TEST_DATABASE_URL")
 

@@ -266,7 +266,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     reader = threading.Thread(target=lambda: srv.output.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
     reader.start()
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a first start migrates and installs content; slow on a busy machine
         while True:
             try:
                 if httpx.get(f"{srv.url}/readyz", timeout=1).status_code == 200:
