@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -160,6 +161,23 @@ def db_current() -> None:
     typer.echo(f"{', '.join(status['database_revision']) or '(empty)'}: {state}")
     if not status["current"]:
         raise typer.Exit(1)
+
+
+@db_app.command("backup")
+@handle_errors
+def db_backup(file: Path = typer.Argument(..., help="where to write the copy (an SQLite database file)")) -> None:
+    """Copy the live SQLite database to FILE (online backup: the server may keep running). PostgreSQL: pg_dump."""
+    from charter.kit.db import make_engine
+    from charter.kit.settings import Settings
+    from charter.kit.sqlite import backup
+
+    engine = make_engine(Settings().db_url)
+    try:
+        pages = backup(engine, file)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"backed up {pages} pages to {file}")
 
 
 @app.command()

@@ -21,6 +21,7 @@ from charter.kit.db import make_engine, make_session_factory
 from charter.kit.migrate import migration_status
 from charter.kit.registry import load_all, load_models
 from charter.kit.settings import Settings
+from charter.kit.sqlite import checkpoint_wal
 from charter.sweeps import start_sweeper
 from charter.web.app import install as install_console
 
@@ -54,6 +55,7 @@ def create_app(
         finally:
             if sweeper is not None:
                 sweeper.stop()
+            checkpoint_wal(session_factory.kw["bind"])  # a clean shutdown leaves no -wal data behind
 
     app = FastAPI(
         lifespan=lifespan,

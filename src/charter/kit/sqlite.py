@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -144,3 +146,42 @@ def configure(engine: Engine, *, shared_memory: bool = False) -> None:
         event.listen(engine, "begin", _sqlite_begin)
     else:
         WriterQueue().install(engine)
+
+
+def checkpoint_wal(engine: Engine) -> None:
+    """Fold the write-ahead log into the database file and empty it (a clean shutdown: issue 12, finding 11).
+
+    After this, the database file alone holds every committed write; a copy of just `charter.db` loses nothing.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    engine.dispose()  # idle pooled connections would keep readers on the log
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()  # the last connection closing removes the -wal file
+
+
+def backup(engine: Engine, target: Path) -> int:
+    """A consistent copy of a live SQLite database into `target` (SQLite's online backup API: writers may go
+    on meanwhile). Returns the number of pages copied. The copy is written to a temporary file beside the
+    target and moved into place, so a failed backup never leaves a half-written file under the target's name."""
+    if engine.dialect.name != "sqlite":
+        raise ValueError("charter db backup copies SQLite databases; for PostgreSQL use pg_dump (see README)")
+    target = target.resolve()
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    raw = engine.raw_connection()
+    try:
+        source = raw.driver_connection
+        assert isinstance(source, sqlite3.Connection)
+        dest = sqlite3.connect(partial)
+        try:
+            source.backup(dest)
+            pages = int(dest.execute("PRAGMA page_count").fetchone()[0])
+            dest.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        finally:
+            dest.close()
+    finally:
+        raw.close()
+    partial.replace(target)
+    return pages
