@@ -95,7 +95,13 @@ def test_pii_in_content_is_redacted_before_storage_and_counted(live, session) ->
     (row,) = stored(session)
     text = " ".join(m["content"] for m in row.content["input"])
     assert "jane.doe@example.com" not in text and "7946 0958" not in text
-    assert row.pii_counts.get("EMAIL_ADDRESS", row.pii_counts.get("email", 0)) >= 1 or sum(row.pii_counts.values()) >= 2
+    assert sum(row.pii_counts.values()) >= 2
+    status = httpx.get(
+        f"{live.url}/api/v1/systems/{SYSTEM_KEY}/telemetry", headers={"Authorization": f"Bearer {live.token('viewer')}"}
+    ).json()
+    live.quiet()
+    assert status["spans"] == 1 and status["content_policy"] == "redact" and sum(status["pii_found"].values()) >= 2
+    assert status["by_model_and_prompt"] == [{"model": "gpt-4o", "prompt": "support-answer@4", "spans": 1}]
 
 
 def test_refusals_follow_otlp_and_store_nothing(live, session) -> None:
