@@ -41,7 +41,7 @@ TARGET_P95 = 1.0
 SYSTEM = "bench-bot"
 
 
-def prepare(db_url: str, data_dir: Path, flags: int) -> tuple[str, str]:
+def prepare(db_url: str, data_dir: Path) -> tuple[str, str]:
     """Migrate; admin, a system, a flags-only queue, a machine token and a feedback key. Returns (token, key)."""
     from charter.kit.registry import load_models
 
@@ -51,8 +51,7 @@ def prepare(db_url: str, data_dir: Path, flags: int) -> tuple[str, str]:
     from charter.bootstrap import migrate
     from charter.context import Ctx
     from charter.feedback import keys, queues
-    from charter.feedback.schemas import KeyCreate, QueueCreate, SettingsIn
-    from charter.feedback.service import put_settings
+    from charter.feedback.schemas import KeyCreate, QueueCreate
     from charter.inventory.schemas import SystemCreate
     from charter.inventory.service import create_system
     from charter.kit.clock import SystemClock
@@ -68,8 +67,7 @@ def prepare(db_url: str, data_dir: Path, flags: int) -> tuple[str, str]:
         bootstrap_admin(ctx, "bench-password-123456")
         create_system(ctx, SystemCreate(key=SYSTEM, name="Bench bot", deployment_type="in_house_model"))
         queues.create_queue(ctx, QueueCreate(key="bench-review", system=SYSTEM, sampling={"mode": "none"}))
-        # the burst is not a spike in this benchmark: the incident path is measured by the tests
-        put_settings(ctx, SYSTEM, SettingsIn(spike_min_flags=flags * 10))
+        # default spike settings: the burst opens one incident early on, as it would in production
         scopes = ["interactions:write", "metrics:write"]
         _token, clear = issue_token(ctx, TokenCreate(name="bench", scopes=scopes, username="admin"))
         key = keys.create_key(ctx, SYSTEM, KeyCreate(name="bench", rate_per_minute=1_000_000)).key
@@ -193,8 +191,7 @@ def main() -> None:
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
             db_url, drop = base.set(database=name).render_as_string(hide_password=False), (admin, name)
-        flags = int(args.rate * args.burst_seconds)
-        token, key = prepare(db_url, data_dir, flags)
+        token, key = prepare(db_url, data_dir)
         port = _free_port()
         proc = serve(db_url, data_dir, port)
         url = f"http://127.0.0.1:{port}"
@@ -227,8 +224,10 @@ def main() -> None:
             engine = create_engine(db_url)
             with engine.connect() as conn:
                 queued = conn.execute(text("SELECT count(*) FROM queue_items WHERE reason = 'flag'")).scalar_one()
+                spike_sql = "SELECT count(*) FROM incidents WHERE source = 'user_feedback'"
+                spikes = conn.execute(text(spike_sql)).scalar_one()
             engine.dispose()
-            print(f"flags in the review queue afterwards: {queued:,} of {len(lat):,}")
+            print(f"flags in the review queue afterwards: {queued:,} of {len(lat):,}; spike incidents opened: {spikes}")
             print(f"load average {os.getloadavg()[0]:.1f}")
         finally:
             proc.terminate()
