@@ -75,7 +75,7 @@ def test_disabling_a_gate_policy_moves_its_rules_to_missing(actors: Actors) -> N
     policy = read_policy(ctx, "to-production")
     rules = [RuleSpec.model_validate(r) for r in policy.rules]
     save_policy(ctx, "to-production", PolicySave(stage="production", enabled=False, rules=rules, reason="test"))
-    got, why = status(actors, "acme-ai-policy:P1.2")
+    got, _why = status(actors, "acme-ai-policy:P1.2")
     assert got == "missing"
     cov = queries.coverage(actors.ctx("auditor"), "chatbot", "acme-ai-policy")
     (control,) = next(r for r in cov.requirements if r.id == "P1.2").controls
@@ -109,7 +109,7 @@ def test_eu_ai_act_applicability_follows_tier_and_role_and_choices_need_a_reason
         ),
     )
     assert status(actors, "eu-ai-act:Art. 9") == ("not_applicable", "marked not applicable: Covered by the group QMS.")
-    with pytest.raises(ValidationFailed, match="'Art. 999'"):
+    with pytest.raises(ValidationFailed, match=r"'Art\. 999'"):
         service.set_applicability(
             ctx,
             "chatbot",

@@ -40,7 +40,8 @@ def fill(session, series_id: int, end, n: int) -> None:  # type: ignore[no-untyp
         text(
             "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < :n) "
             "INSERT INTO metric_points (series_id, ts, value) SELECT :sid, "
-            "printf('%s.%06d', datetime(:epoch + (:us0 + x * 3599) / 1000000, 'unixepoch'), (:us0 + x * 3599) % 1000000), "
+            "printf('%s.%06d', datetime(:epoch + (:us0 + x * 3599) / 1000000, 'unixepoch'), "
+            "(:us0 + x * 3599) % 1000000), "
             "CASE WHEN x = :n THEN 5000 ELSE (x * 7919) % 1000 END FROM c"
         ),
         {"sid": series_id, "n": n, "epoch": epoch, "us0": start.microsecond},

@@ -198,7 +198,7 @@ def oscal_from_coverage(cov: FrameworkCoverage, when: str) -> dict[str, Any]:
                     {"name": "framework", "value": cov.framework},
                     {"name": "framework-version", "value": cov.version},
                 ],
-            },  # fmt: skip
+            },
             "import-ap": {"href": f"#charter-assessment-plan-{_token(cov.framework)}"},
             "results": [result],
         }
