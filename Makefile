@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTEST_ARGS ?=
 
-.PHONY: run test lint types test-sqlite test-postgres bench screenshots clean
+.PHONY: run test lint types test-sqlite test-postgres bench fuzz screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test-sqlite: $(BIN)/.installed
 test-postgres: $(BIN)/.installed
 	@echo "== tests on PostgreSQL ($(PG_TEST_URL))"
 	CHARTER_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+## fuzz: schemathesis over the OpenAPI document against a real server (long; not part of `make test`)
+fuzz: $(BIN)/.installed
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-30} $(BIN)/python scripts/fuzz.py
 
 ## bench: the benchmarks under benchmarks/ (on demand, not part of `make test`)
 bench: $(BIN)/.installed
