@@ -17,6 +17,7 @@ Target: every page p95 < 100 ms.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -191,13 +192,17 @@ def main() -> int:
                 clients[name] = client
             session.commit()
 
+        cpu: list[float] = []
+
         def timed(who: str, path: str) -> list[float]:
             client = clients[who]
             out = []
+            cpu.clear()
             for _ in range(args.runs):
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 r = client.get(path)
                 out.append((time.perf_counter() - started) * 1000)
+                cpu.append((time.process_time() - cpu_started) * 1000)
                 assert r.status_code == 200, f"{path}: {r.status_code} {r.text[:300]}"
             return out
 
@@ -206,15 +211,15 @@ def main() -> int:
         floor = timed("gov", "/healthz")
         peer = statistics.median(floor)
         worst = 0.0
-        print(f"{'page':44} {'median':>8} {'p95':>8}  (ms, {args.runs} runs each)")
+        print(f"{'page':44} {'median':>8} {'p95':>8} {'cpu med':>8}  (ms, {args.runs} runs each; cpu: this process)")
         for who, path in PAGES:
             timed(who, path)[:3]  # warm-up (template compilation, first queries)
             times = sorted(timed(who, path))
             med, p95 = statistics.median(times), times[int(0.95 * (len(times) - 1))]
             worst = max(worst, p95)
             flag = "" if p95 < TARGET_MS else "  <-- over target"
-            print(f"{who + ' ' + path:44} {med:8.1f} {p95:8.1f}{flag}")
-        print(f"peer GET /healthz median {peer:6.1f} ms")
+            print(f"{who + ' ' + path:44} {med:8.1f} {p95:8.1f} {statistics.median(cpu):8.1f}{flag}")
+        print(f"peer GET /healthz median {peer:6.1f} ms; machine load {_load()} on {os.cpu_count()} cores")
         ok = worst < TARGET_MS
         print(f"target: every page p95 < {TARGET_MS:.0f} ms -> {'OK' if ok else 'MISSED'} (worst p95 {worst:.1f} ms)")
         engine.dispose()

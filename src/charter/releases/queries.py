@@ -226,3 +226,40 @@ def failing_gates(ctx: Ctx, *, since: Any, systems: set[str] | None = None, limi
             failed = [str(r.get("name") or r.get("rule") or "") for r in (ev.results or []) if not r.get("passed")]
             out.append(FailingGate(key, version, ev.stage, ev.evaluated_at, failed))
     return out
+
+
+@dataclass(frozen=True)
+class WaitingRelease:
+    """A release waiting at a stage: pending approval, or approved and not yet deployed."""
+
+    system: str
+    system_name: str
+    version: int
+    stage: str
+    status: str
+    summary: str
+    requested_by: str
+    submitted_at: Any
+
+
+def waiting_at_stages(ctx: Ctx, *, limit: int = 200) -> list[WaitingRelease]:
+    """Every release waiting at a stage across the inventory, oldest submission first, in one query."""
+    ctx.require("releases:read")
+    rows = ctx.session.execute(
+        select(
+            AISystem.key,
+            AISystem.name,
+            Release.version,
+            ReleaseStage.stage,
+            ReleaseStage.status,
+            Release.change_summary,
+            Release.requested_by,
+            Release.submitted_at,
+        )
+        .join(Release, Release.id == ReleaseStage.release_id)
+        .join(AISystem, AISystem.id == ReleaseStage.system_id)
+        .where(ReleaseStage.status.in_(("pending_approval", "approved")))
+        .order_by(Release.submitted_at, ReleaseStage.id)
+        .limit(limit)
+    )
+    return [WaitingRelease(*row) for row in rows]

@@ -21,20 +21,29 @@ from charter.web.views.system_page import system_page
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 PERIODS = {"6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 MAX_CHARTS = 12
+PAGE = 25
 
 
 @router.get("/monitoring")
 def overview(request: Request, ctx: WebCtx) -> Response:
+    """Every system ordered by health (one bulk read), the details of one page of them (PAGE at a time)."""
     ctx.require("metrics:read")
     systems = [s for s in inventory.list_systems(ctx, inventory.SystemFilter(), limit=500)[0] if s.stage != "retired"]
-    healths = [(s, series.health(ctx, s.key)) for s in systems]
+    fleet = series.fleet_health(ctx, [s.key for s in systems])
     order = {"critical": 0, "degraded": 1, "unknown": 2, "healthy": 3}
-    healths.sort(key=lambda pair: (order.get(pair[1].health, 9), pair[0].name))
+    systems.sort(key=lambda s: (order.get(fleet.health.get(s.key, "unknown"), 9), s.name))
+    try:
+        page = max(1, int(request.query_params.get("page") or 1))
+    except ValueError:
+        page = 1
+    shown = systems[(page - 1) * PAGE : page * PAGE]
     return render(
         request,
         "monitoring/index.html",
-        healths=healths,
-        firing=series.list_alerts(ctx, state="firing", limit=100),
+        healths=[(s, series.health(ctx, s.key)) for s in shown],
+        firing=fleet.firing[:100],
+        page=page,
+        more=len(systems) > page * PAGE,
     )
 
 

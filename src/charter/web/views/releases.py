@@ -28,23 +28,24 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 ARTIFACT_ROWS = 3
 
 
-def pending(ctx: Ctx, systems: list[Any]) -> list[dict[str, Any]]:
-    """Releases waiting at a stage (pending approval or approved, not yet deployed), oldest first."""
-    out = []
-    for system in systems:
-        for rel in release_queries.list_releases(ctx, system.key):
-            for stage, status in rel.statuses.items():
-                if status in ("pending_approval", "approved"):
-                    out.append({"system": system, "release": rel, "stage": stage, "status": status})
-    return sorted(out, key=lambda p: p["release"].submitted_at)
+PAGE = 25
 
 
 @router.get("/releases")
 def overview(request: Request, ctx: WebCtx) -> Response:
+    """What waits at a stage (one query over the inventory) and what runs where, a page of systems at a time."""
     ctx.require("releases:read")
-    systems = inventory.list_systems(ctx, inventory.SystemFilter(), limit=500)[0]
+    cursor = request.query_params.get("cursor") or None
+    systems, next_cursor = inventory.list_systems(ctx, inventory.SystemFilter(), sort="key", limit=PAGE, cursor=cursor)
     deployed = {s.key: release_queries.read_stages(ctx, s.key) for s in systems if s.stage != "retired"}
-    return render(request, "releases/index.html", systems=systems, deployed=deployed, pending=pending(ctx, systems))
+    return render(
+        request,
+        "releases/index.html",
+        systems=systems,
+        deployed=deployed,
+        pending=release_queries.waiting_at_stages(ctx),
+        next_cursor=next_cursor,
+    )
 
 
 def _tab(request: Request, ctx: Ctx, key: str, status: int = 200, **context: Any) -> Response:
