@@ -121,6 +121,10 @@ def test_open_acknowledge_update_resolve_an_incident_and_its_postmortem(new_page
     assert "Region rule disabled" in page.locator("ol.timeline").inner_text()
     page.get_by_label("Move to").select_option("resolved")
     page.get_by_role("button", name="Change status").click()
+    assert f"Reason: say why you resolve {key}" in alerts(page)  # resolving asks what was done (finding 8)
+    page.get_by_label("Move to").select_option("resolved")
+    page.get_by_label("Reason").fill("Region rule disabled and rejected claims re-run.")
+    page.get_by_role("button", name="Change status").click()
     assert f"{key} is now resolved." in alerts(page)
 
     page.get_by_role("link", name="open the postmortem").click()
