@@ -96,3 +96,21 @@ def test_2_errors_are_written_for_people_and_keep_what_was_typed(new_page, width
     assert page.get_by_label("Key (required)").get_attribute("aria-invalid") == "true"
     _no_sideways_scroll(page)
     assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_5_navigation_collapses_on_a_phone_and_the_picker_fits(new_page, width: int) -> None:
+    page = _page(new_page, "engineer", width)
+    page.goto("/risks/new")
+    nav = page.get_by_role("navigation", name="Main")
+    menu = page.get_by_role("button", name="Menu")
+    if width < 720:
+        assert not nav.is_visible() and menu.get_attribute("aria-expanded") == "false"
+        menu.click()
+        assert nav.is_visible() and menu.get_attribute("aria-expanded") == "true"
+    else:
+        assert nav.is_visible() and not menu.is_visible()
+    picker = page.locator("table.picker").first.bounding_box()
+    assert picker is not None and picker["x"] + picker["width"] <= width
+    _no_sideways_scroll(page)
+    assert axe_violations(page) == []
