@@ -79,3 +79,10 @@ def test_approver_home_leads_with_their_decisions(browser_for) -> None:
     page = browser_for("approver").get("/").text
     assert "<h1>Your decisions</h1>" in page
     assert page.index("Waiting for me") < page.index("Risk heat map")
+
+
+def test_no_seed_numbers_in_the_heat_map(browser_for, actors, session) -> None:
+    _system(actors, session)
+    _high_risk(browser_for("engineer"))
+    page = browser_for("governance").get("/").text
+    assert "Inherent risk — Risk assessment matrix" in page and "Seed 0" not in page

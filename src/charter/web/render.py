@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,6 +63,16 @@ def label(value: object) -> str:
     return text[:1].upper() + text[1:]
 
 
+SEED_PREFIX = re.compile(r"^\s*seed\s+\d+\s*[:—-]?\s*", re.IGNORECASE)
+
+
+def human(value: object) -> str:
+    """A shipped title as people read it: 'Seed 002 risk assessment matrix (5 × 5)' -> 'Risk assessment
+    matrix (5 × 5)' (seed numbers stay in the docs and the SOP metadata; issue 13, finding 6)."""
+    text = SEED_PREFIX.sub("", str(value))
+    return text[:1].upper() + text[1:]
+
+
 def pretty_json(value: object) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
 
@@ -83,6 +94,7 @@ def _env() -> Environment:
         dt=fmt_dt,
         date=fmt_date,
         label=label,
+        human=human,
         pretty_json=pretty_json,
         duration=duration,
         dict_merge=lambda a, b: {**a, **b},
