@@ -67,8 +67,8 @@ SEED_PREFIX = re.compile(r"^\s*seed\s+\d+\s*[:—-]?\s*", re.IGNORECASE)
 
 
 def human(value: object) -> str:
-    """A shipped title as people read it: 'Seed 002 risk assessment matrix (5 × 5)' -> 'Risk assessment
-    matrix (5 × 5)' (seed numbers stay in the docs and the SOP metadata; issue 13, finding 6)."""
+    """A shipped title as people read it: 'Seed 002 risk assessment matrix (5 x 5)' -> 'Risk assessment
+    matrix (5 x 5)' (seed numbers stay in the docs and the SOP metadata; issue 13, finding 6)."""
     text = SEED_PREFIX.sub("", str(value))
     return text[:1].upper() + text[1:]
 
