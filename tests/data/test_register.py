@@ -86,3 +86,14 @@ def test_updates_need_the_current_version_and_recompute_the_retention_deadline(a
 def test_a_viewer_cannot_register(actors) -> None:
     with pytest.raises(PermissionDenied):
         register(actors, "raw", role="viewer")
+
+
+def test_null_for_a_field_that_must_hold_a_value_is_a_422_not_a_500(client_for, systems) -> None:  # type: ignore[no-untyped-def]
+    """Found by `make fuzz` (issue 12): PATCH with "classification": null answered 500."""
+    c = client_for("engineer")
+    created = c.post("/api/v1/datasets", json=BODY).json()
+    for field in ("classification", "legal_basis", "purpose", "location", "pii_categories"):
+        r = c.patch(f"/api/v1/datasets/{created['id']}", json={"version": created["version"], field: None})
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"] == f"{field}: cannot be null; leave it out to keep the current value"
+    assert c.get(f"/api/v1/datasets/{created['id']}").json()["version"] == created["version"]

@@ -90,6 +90,14 @@ def update_dataset(ctx: Ctx, dataset_id: int, data: DatasetUpdate) -> Dataset:
     if dataset.status == "deleted":
         raise Conflict(f"dataset {label(dataset)} is deleted: its register entry is kept as it was")
     changes = data.model_dump(exclude_unset=True, exclude={"version", "reason"})
+    required = [k for k in ("purpose", "legal_basis", "classification", "pii_categories", "location") if k in changes]
+    if cleared := [
+        k for k in required if changes[k] is None
+    ]:  # null means "no change" for a field that must hold a value
+        raise ValidationFailed(
+            f"{cleared[0]}: cannot be null; leave it out to keep the current value",
+            errors=[{"loc": [k], "msg": "cannot be null"} for k in cleared],
+        )
     if "owner" in changes:
         owner = changes.pop("owner")
         changes["owner_id"] = _user_id(ctx.session, owner) if owner else None
