@@ -32,7 +32,7 @@ from charter.feedback.schemas import (
 )
 from charter.inventory.queries import get_system
 from charter.kit.db import read_only
-from charter.kit.routing import API
+from charter.kit.routing import API, body_schema
 
 router = APIRouter(prefix=API, tags=["feedback"])
 S = "/systems/{key}"
@@ -49,9 +49,7 @@ MAX_WAIT = 30.0
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {
-                "application/json": {"schema": InteractionBatch.model_json_schema(ref_template="#/$defs/{model}")}
-            },
+            "content": {"application/json": {"schema": body_schema(InteractionBatch)}},
         }
     },
 )

@@ -208,3 +208,28 @@ def install(router: Router) -> RouteIndex:
     index = RouteIndex(router.middleware_stack, router)
     router.middleware_stack = index
     return index
+
+
+def body_schema(model: Any) -> dict[str, Any]:
+    """A Pydantic model's JSON schema for an OpenAPI requestBody written by hand (openapi_extra), with every
+    `$ref` to its own `$defs` inlined: a `#/$defs/...` pointer would be read from the OpenAPI document's root,
+    where it does not resolve (issue 12, finding 10). Recursive models are not supported here."""
+    schema: dict[str, Any] = model.model_json_schema(ref_template="#/$defs/{model}")
+    defs: dict[str, Any] = schema.pop("$defs", {})
+
+    def inline(node: Any, seen: tuple[str, ...] = ()) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                name = ref.removeprefix("#/$defs/")
+                if name in seen:
+                    raise ValueError(f"{model.__name__}: recursive model {name} cannot be inlined")
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return {**inline(defs[name], (*seen, name)), **inline(rest, seen)}
+            return {k: inline(v, seen) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v, seen) for v in node]
+        return node
+
+    result: dict[str, Any] = inline(schema)
+    return result

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from charter.access.deps import CtxDep
 from charter.kit.errors import ValidationFailed
-from charter.kit.routing import API
+from charter.kit.routing import API, body_schema
 from charter.monitoring import postdeploy
 from charter.monitoring.alerts import service as alert_rules
 from charter.monitoring.alerts.service import default_rules
@@ -58,7 +58,7 @@ ProfileName = Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": BatchIn.model_json_schema(ref_template="#/$defs/{model}")}},
+            "content": {"application/json": {"schema": body_schema(BatchIn)}},
         }
     },
 )
