@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -30,7 +31,9 @@ def submitted(app: Any, session_factory: Any, settings: Any, clock: Any) -> Any:
 
     def drain() -> None:
         while queued:
-            asyncio.run(execute(env, queued.pop(0)))
+            # a thread of its own: a browser test earlier in the session may keep an event loop in this one
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pool.submit(asyncio.run, execute(env, queued.pop(0))).result()
 
     return drain
 

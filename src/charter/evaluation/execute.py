@@ -13,6 +13,7 @@ import logging
 import random
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -90,7 +91,14 @@ class Runner:
         return self.finish(run_id, error)
 
     def execute_sync(self, run_id: int) -> EvalRun:
-        return asyncio.run(self.execute(run_id))
+        """Run to the end from synchronous code; from a thread whose event loop is running (a caller that is
+        itself async, or a test session that keeps one), in a thread of its own."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.execute(run_id))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, self.execute(run_id)).result()
 
     async def run_due(self) -> list[dict[str, Any]]:
         """One round of continuous validation: queue the due schedules' runs, run each, judge each."""
