@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 from charter.inventory.queries import get_system
 from charter.telemetry.models import TelemetryRequest, TelemetrySpan
 
+PII_WINDOW = 10_000
+
 if TYPE_CHECKING:
     from charter.context import Ctx
 
@@ -39,8 +41,11 @@ def status(ctx: Ctx, key: str) -> dict[str, Any]:
         .order_by(func.count().desc())
         .limit(20)
     ).all()
-    pii = s.execute(
-        select(TelemetrySpan.pii_counts).where(TelemetrySpan.system_id == system.id, TelemetrySpan.pii_counts != {})
+    pii = s.execute(  # JSON has no equality on PostgreSQL: empty counts are skipped here, over the newest spans
+        select(TelemetrySpan.pii_counts)
+        .where(TelemetrySpan.system_id == system.id)
+        .order_by(TelemetrySpan.id.desc())
+        .limit(PII_WINDOW)
     ).scalars()
     found: dict[str, int] = {}
     for counts in pii:
@@ -61,7 +66,7 @@ def status(ctx: Ctx, key: str) -> dict[str, Any]:
         "last_span_at": last.isoformat() if last else None,
         "pending_rollup": int(pending),
         "content_policy": ctx.settings.telemetry_content,
-        "pii_found": found,
+        "pii_found": found,  # over the newest PII_WINDOW spans
         "by_model_and_prompt": [{"model": m, "prompt": p, "spans": int(n)} for m, p, n in models],
         "recent_problems": [{"at": at.isoformat(), "rejected": int(r), "message": msg} for at, r, msg in problems],
     }
