@@ -14,9 +14,10 @@ from sqlalchemy import select
 from charter.context import Ctx
 from charter.kit.coverage import ControlState, EvidenceItem, Subject
 from charter.redteam.models import Finding, RedteamRun
+from charter.redteam.rules import LIVE
 
 KINDS: Final = ("redteam-suite",)
-UNRESOLVED: Final = ("open", "triaged")
+UNRESOLVED: Final = LIVE
 
 
 def control_states(ctx: Ctx, subject: Subject) -> list[ControlState]:

@@ -134,7 +134,7 @@ def list_findings(
             raise ValidationFailed(f"severity: unknown '{flt.severity}'; allowed: {', '.join(rules.SEVERITIES)}")
         stmt = stmt.where(Finding.severity == flt.severity)
     if flt.live is not None:
-        live = Finding.status.in_(("open", "triaged"))
+        live = Finding.status.in_(rules.LIVE)
         stmt = stmt.where(live if flt.live else ~live)
     rows, next_cursor = paginate(
         session, stmt, sort=sort, sortable=FINDING_SORTS, id_col=Finding.id, limit=limit, cursor=cursor
@@ -263,7 +263,7 @@ def heatmap(ctx: Ctx, run_id: int) -> dict[str, Any]:
 def open_by_severity(session: Session, system_id: int) -> dict[str, int]:
     rows = session.execute(
         select(Finding.severity, func.count())
-        .where(Finding.system_id == system_id, Finding.status.in_(("open", "triaged")))
+        .where(Finding.system_id == system_id, Finding.status.in_(rules.LIVE))
         .group_by(Finding.severity)
     ).all()
     counts: dict[str, int] = dict.fromkeys(rules.SEVERITIES, 0)

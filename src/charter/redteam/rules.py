@@ -43,6 +43,7 @@ RiskCategory = Literal["security", "safety"]
 IMPACTS: Final[tuple[Impact, ...]] = get_args(Impact)
 SEVERITIES: Final[tuple[Severity, ...]] = get_args(Severity)  # ascending
 STATUSES: Final[tuple[FindingStatus, ...]] = get_args(FindingStatus)
+LIVE: Final[tuple[FindingStatus, ...]] = ("open", "triaged")  # unresolved: in the queue, counted by gates
 
 
 # ----------------------------------------------------------------------------- attack success rate

@@ -376,7 +376,7 @@ def _link_risk(ctx: Ctx, system: AISystem, finding: Finding) -> str | None:
     """Link a live finding at or above the configured severity to its category's open risk, opening that risk
     if there is none; return the key of a risk it opened."""
     threshold = ctx.settings.redteam_risk_severity
-    if finding.risk_id is not None or finding.status not in ("open", "triaged"):
+    if finding.risk_id is not None or finding.status not in rules.LIVE:
         return None
     if not rules.at_or_above(finding.severity, threshold):  # type: ignore[arg-type]
         return None
