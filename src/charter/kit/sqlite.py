@@ -10,13 +10,17 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -152,12 +156,17 @@ def checkpoint_wal(engine: Engine) -> None:
     """Fold the write-ahead log into the database file and empty it (a clean shutdown: issue 12, finding 11).
 
     After this, the database file alone holds every committed write; a copy of just `charter.db` loses nothing.
+    Best effort: when another connection still holds a lock (a request or a thread that has not finished), the
+    log is left for SQLite to fold in later — nothing committed is lost either way — and the shutdown goes on.
     """
     if engine.dialect.name != "sqlite":
         return
     engine.dispose()  # idle pooled connections would keep readers on the log
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except OperationalError as exc:
+        log.warning("the write-ahead log was not folded in at shutdown (%s); it will be on the next start", exc)
     engine.dispose()  # the last connection closing removes the -wal file
 
 
