@@ -31,7 +31,14 @@ from charter.kit.principal import SYSTEM
 from charter.kit.settings import Settings
 from charter.redteam.models import RedteamAttempt, RedteamRun
 from charter.redteam.probing import AttemptRecord, build_detectors, observations, plan, run_attempts, summarize
-from charter.redteam.service import ProbeMeta, apply_observations, hitting_hashes, run_summary, store_attempts
+from charter.redteam.service import (
+    ProbeMeta,
+    apply_observations,
+    attempt_row,
+    hitting_hashes,
+    run_summary,
+    store_attempts,
+)
 from charter.redteam.suites import SuiteSpec, content_hash, shipped_suites
 
 log = logging.getLogger(__name__)
@@ -101,20 +108,19 @@ def _start(env: RunEnv, run_id: int) -> tuple[dict[str, Any], set[str]] | None:
 
 def _row(run: RedteamRun, record: AttemptRecord, now: Any, secret: str | None) -> dict[str, Any]:
     a = record.attempt
-    return {
-        "run_id": run.id,
-        "system_id": run.system_id,
-        "dedup_key": a.attempt_id,
-        "content_hash": a.attempt_id,
-        "probe": a.probe,
-        "prompt": a.prompt,
-        "converters": [a.converters] if a.converters else [],
-        "outputs": [mask(record.output, secret)],
-        "scores": {name: [value] for name, value in record.scores.items()},
-        "hit": record.hit,
-        "error": mask(record.error, secret),
-        "created_at": now,
-    }
+    return attempt_row(
+        run,
+        now,
+        key=a.attempt_id,
+        content_hash=a.attempt_id,
+        probe=a.probe,
+        prompt=a.prompt,
+        converters=[a.converters] if a.converters else [],
+        outputs=[mask(record.output, secret)],
+        scores={name: [value] for name, value in record.scores.items()},
+        hit=record.hit,
+        error=mask(record.error, secret),
+    )
 
 
 def _store(env: RunEnv, run_id: int, records: list[AttemptRecord], secret: str | None) -> None:

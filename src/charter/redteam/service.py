@@ -30,7 +30,7 @@ from charter.kit.errors import (
 from charter.kit.principal import SYSTEM
 from charter.redteam import rules
 from charter.redteam import suites as suite_files
-from charter.redteam.imports.common import ImportedAttempt, ImportResult
+from charter.redteam.imports.common import ImportResult
 from charter.redteam.imports.common import observations as import_observations
 from charter.redteam.models import Finding, RedteamAttempt, RedteamRun
 from charter.redteam.probing import RunConfigError, plan
@@ -106,24 +106,35 @@ def known_keys(ctx: Ctx, system_id: int, keys: Sequence[str]) -> set[str]:
     return out
 
 
-def _attempt_rows(run: RedteamRun, attempts: Iterable[ImportedAttempt], now: datetime) -> list[dict[str, Any]]:
-    return [
-        {
-            "run_id": run.id,
-            "system_id": run.system_id,
-            "dedup_key": a.dedup_key,
-            "content_hash": a.content_hash,
-            "probe": a.probe,
-            "prompt": a.prompt,
-            "converters": [],
-            "outputs": list(a.outputs),
-            "scores": {d: list(v) for d, v in a.scores.items()},
-            "hit": a.hit,
-            "error": None,
-            "created_at": now,
-        }
-        for a in attempts
-    ]
+def attempt_row(
+    run: RedteamRun,
+    now: datetime,
+    *,
+    key: str,
+    content_hash: str,
+    probe: str,
+    prompt: str,
+    outputs: list[str | None],
+    scores: dict[str, list[float | None]],
+    hit: bool,
+    converters: list[str] | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """One redteam_attempts row for `store_attempts`, from an imported attempt or a run's record alike."""
+    return {
+        "run_id": run.id,
+        "system_id": run.system_id,
+        "dedup_key": key,
+        "content_hash": content_hash,
+        "probe": probe,
+        "prompt": prompt,
+        "converters": converters or [],
+        "outputs": outputs,
+        "scores": scores,
+        "hit": hit,
+        "error": error,
+        "created_at": now,
+    }
 
 
 _ATTEMPT_COLUMNS = (
@@ -197,6 +208,7 @@ def import_report(
     keys = [a.dedup_key for a in parsed.attempts]
     known = known_keys(ctx, system.id, keys)
     fresh = [a for a in parsed.attempts if a.dedup_key not in known]
+    hits = [a.hit for a in fresh]  # each attempt's scores are scanned once
     if not fresh:
         return StoredImport(None, 0, Outcome())
     now = ctx.now()
@@ -216,21 +228,35 @@ def import_report(
         attempts_total=len(parsed.attempts),
         attempts_new=len(fresh),
         errors=0,
-        hits=sum(1 for a in fresh if a.hit),
+        hits=sum(hits),
         started_at=now,
         finished_at=now,
         created_by=ctx.principal.actor,
     )
     ctx.session.add(run)
     ctx.session.flush()
-    store_attempts(ctx, _attempt_rows(run, fresh, now))
+    rows = [
+        attempt_row(
+            run,
+            now,
+            key=a.dedup_key,
+            content_hash=a.content_hash,
+            probe=a.probe,
+            prompt=a.prompt,
+            outputs=list(a.outputs),
+            scores={d: list(v) for d, v in a.scores.items()},
+            hit=hit,
+        )
+        for a, hit in zip(fresh, hits, strict=True)
+    ]
+    store_attempts(ctx, rows)
     ctx.record("redteam.imported", "redteam_run", run.id, after=run_summary(run))
     observed = import_observations(fresh, run_id=str(run.id), finished_at=now)
     meta = {
         probe: ProbeMeta(probe, IMPORTED_IMPACT, tuple(parsed.classification.get(probe, ())))
         for probe in {a.probe for a in fresh}
     }
-    hashes = hitting_hashes((a.probe, a.content_hash, a.hit) for a in fresh)
+    hashes = hitting_hashes((a.probe, a.content_hash, hit) for a, hit in zip(fresh, hits, strict=True))
     outcome = apply_observations(ctx, system, run, observed, meta, hashes)
     return StoredImport(run, len(fresh), outcome)
 
